@@ -1,0 +1,24 @@
+"""tinygrad_conv: a define-by-run autograd micro framework on NumPy for looking inside CNNs."""
+
+from . import functional  # noqa: E402
+from . import ops as _ops  # noqa: F401  (registers every op)
+from .autograd import (
+    AnomalyError,
+    detect_anomaly,
+    enable_grad,
+    get_op,
+    is_grad_enabled,
+    no_grad,
+    registered_ops,
+)
+from .functional import concatenate, stack, where
+from .gradcheck import GradcheckError, gradcheck, gradcheck_report
+from .tensor import Tensor
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Tensor", "functional", "no_grad", "enable_grad", "is_grad_enabled", "detect_anomaly",
+    "AnomalyError", "registered_ops", "get_op", "gradcheck", "gradcheck_report",
+    "GradcheckError", "concatenate", "stack", "where",
+]

@@ -1,0 +1,13 @@
+"""The public functional API: PyTorch-style names, NumPy-style ``axis=``.
+
+Every function accepts Tensors, ndarrays or Python numbers and returns a Tensor. Python numbers
+take the dtype of the tensor they meet, so float32 stays float32.
+
+``core`` holds arithmetic, elementwise, reduction and shape functions and ``linear``;
+``cnn`` the CNN primitives (conv2d, pools, softmax and losses, dropout).
+"""
+
+from .core import *  # noqa: F403
+from .core import __all__ as _core_all
+
+__all__ = list(_core_all)

@@ -1,0 +1,172 @@
+"""Shape ops: reshape, transpose, getitem (basic and integer-array indexing), concatenate, pad."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..autograd.registry import Op, Sample, register
+from ._util import randn
+
+
+@register("reshape")
+class Reshape(Op):
+    @staticmethod
+    def forward(ctx, x, shape=()):
+        try:
+            out = x.reshape(shape)
+        except ValueError:
+            raise ValueError(
+                f"reshape: cannot reshape tensor of shape {x.shape} ({x.size} elements) "
+                f"into shape {tuple(shape)}"
+            ) from None
+        ctx.save(x.shape)
+        return out
+
+    @staticmethod
+    def vjp(ctx, g):
+        return (g.reshape(ctx.saved[0]),)
+
+    @staticmethod
+    def samples():
+        yield Sample((randn(3, 4),), {"shape": (2, 6)})
+        yield Sample((randn(2, 3, 4),), {"shape": (-1, 4)}, label="infer")
+
+    @staticmethod
+    def label(attrs):
+        return f"-> {tuple(attrs['shape'])}"
+
+
+@register("transpose")
+class Transpose(Op):
+    """Permute axes; axes=None reverses them (as NumPy)."""
+
+    @staticmethod
+    def forward(ctx, x, axes=None):
+        if axes is not None and sorted(int(a) % max(x.ndim, 1) for a in axes) != list(range(x.ndim)):
+            raise ValueError(f"transpose: axes {tuple(axes)} are not a permutation for shape {x.shape}")
+        ctx.save(axes)
+        return np.transpose(x, axes)
+
+    @staticmethod
+    def vjp(ctx, g):
+        (axes,) = ctx.saved
+        return (np.transpose(g, None if axes is None else np.argsort(axes)),)
+
+    @staticmethod
+    def samples():
+        yield Sample((randn(3, 4),), {"axes": None}, label="T")
+        yield Sample((randn(2, 3, 4),), {"axes": (1, 2, 0)}, label="perm")
+
+
+def _is_basic(index) -> bool:
+    """True for indices made only of ints, slices, None and Ellipsis (no duplicates possible)."""
+    parts = index if isinstance(index, tuple) else (index,)
+    return all(isinstance(p, (int, np.integer, slice)) or p is None or p is Ellipsis for p in parts)
+
+
+@register("getitem")
+class GetItem(Op):
+    """x[index]: basic slicing scatters back by assignment; integer arrays accumulate duplicates."""
+
+    @staticmethod
+    def forward(ctx, x, index=None):
+        try:
+            out = x[index]
+        except IndexError as e:
+            raise IndexError(f"getitem: index {index!r} invalid for shape {x.shape}: {e}") from None
+        ctx.save(x.shape, x.dtype)
+        return np.asarray(out)
+
+    @staticmethod
+    def vjp(ctx, g):
+        shape, dtype = ctx.saved
+        index = ctx.attrs["index"]
+        out = np.zeros(shape, dtype=dtype)
+        if _is_basic(index):
+            out[index] = g
+        else:
+            np.add.at(out, index, g)  # repeated indices must add up
+        return (out,)
+
+    @staticmethod
+    def samples():
+        yield Sample((randn(4, 5),), {"index": (slice(1, 3), slice(None, None, 2))}, label="slice")
+        yield Sample((randn(4, 5),), {"index": 2}, label="int")
+        yield Sample((randn(4, 5),), {"index": (np.array([0, 2, 2]), slice(None))}, label="int-array-dup")
+        yield Sample((randn(3, 4),), {"index": (np.array([0, 1, 2]), np.array([3, 0, 3]))}, label="pairs")
+        yield Sample((randn(3, 4),), {"index": (Ellipsis, None, 1)}, label="ellipsis-newaxis")
+
+    @staticmethod
+    def label(attrs):
+        return f"[{_fmt_index(attrs['index'])}]"
+
+
+def _fmt_index(index) -> str:
+    parts = index if isinstance(index, tuple) else (index,)
+    out = []
+    for p in parts:
+        if isinstance(p, slice):
+            s = f"{'' if p.start is None else p.start}:{'' if p.stop is None else p.stop}"
+            out.append(s + (f":{p.step}" if p.step is not None else ""))
+        elif p is Ellipsis:
+            out.append("...")
+        elif p is None:
+            out.append("None")
+        elif isinstance(p, np.ndarray):
+            out.append(f"array{p.shape}")
+        else:
+            out.append(repr(p))
+    return ", ".join(out)
+
+
+@register("concatenate")
+class Concatenate(Op):
+    @staticmethod
+    def forward(ctx, *xs, axis=0):
+        if not xs:
+            raise ValueError("concatenate: needs at least one tensor")
+        try:
+            out = np.concatenate(xs, axis=axis)
+        except ValueError as e:
+            shapes = ", ".join(str(x.shape) for x in xs)
+            raise ValueError(f"concatenate: cannot join shapes {shapes} on axis {axis}: {e}") from None
+        ax = axis % xs[0].ndim
+        ctx.save(np.cumsum([x.shape[ax] for x in xs])[:-1], ax)
+        return out
+
+    @staticmethod
+    def vjp(ctx, g):
+        cuts, ax = ctx.saved
+        return tuple(np.split(g, cuts, axis=ax))
+
+    @staticmethod
+    def samples():
+        yield Sample((randn(2, 3), randn(4, 3)), {"axis": 0}, label="axis0")
+        yield Sample((randn(2, 3), randn(2, 1), randn(2, 2)), {"axis": -1}, label="three")
+
+
+@register("pad")
+class Pad(Op):
+    """Constant padding; pad_width is one (before, after) pair per axis."""
+
+    @staticmethod
+    def forward(ctx, x, pad_width=(), value=0.0):
+        pw = tuple((int(a), int(b)) for a, b in pad_width)
+        if len(pw) != x.ndim:
+            raise ValueError(f"pad: pad_width {pad_width} has {len(pw)} pairs for shape {x.shape}")
+        if any(a < 0 or b < 0 for a, b in pw):
+            raise ValueError(f"pad: negative padding {pad_width} for shape {x.shape}")
+        out = np.full(tuple(s + a + b for s, (a, b) in zip(x.shape, pw)), value, dtype=x.dtype)
+        inner = tuple(slice(a, a + s) for s, (a, _) in zip(x.shape, pw))
+        out[inner] = x  # zeros-then-assign is ~2x faster than np.pad
+        ctx.save(inner)
+        return out
+
+    @staticmethod
+    def vjp(ctx, g):
+        return (g[ctx.saved[0]],)
+
+    @staticmethod
+    def samples():
+        yield Sample((randn(2, 3),), {"pad_width": ((1, 0), (2, 1))})
+        yield Sample((randn(1, 2, 3, 3),), {"pad_width": ((0, 0), (0, 0), (1, 1), (1, 1)), "value": 0.5})

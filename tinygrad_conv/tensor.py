@@ -1,0 +1,317 @@
+"""Tensor: a thin face over an ndarray and the tape. Operators call ops; no math lives here."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from .autograd import tape
+from .autograd.registry import Op
+from .autograd.tape import STATE, Node, check_finite
+
+ArrayLike = Any
+
+
+class Tensor:
+    """An n-dimensional array that records the ops applied to it.
+
+    Args:
+        data: array-like; an ndarray is wrapped without copying (dtype kept, as NumPy infers).
+        requires_grad: track gradients for this leaf (floating-point dtypes only).
+        dtype: optional NumPy dtype to convert ``data`` to.
+        name: optional label shown in graphs and error messages.
+    """
+
+    __slots__ = ("data", "grad", "requires_grad", "name", "_node", "_retain", "__weakref__")
+    __array_ufunc__ = None  # make NumPy defer to our reflected operators (ndarray + Tensor)
+
+    def __init__(
+        self,
+        data: ArrayLike,
+        requires_grad: bool = False,
+        dtype: Any = None,
+        name: str | None = None,
+    ) -> None:
+        if isinstance(data, Tensor):
+            data = data.data
+        arr = np.asarray(data, dtype=dtype)
+        if arr.dtype == object:
+            raise TypeError(f"Tensor: cannot hold data of type {type(data).__name__}")
+        if requires_grad and arr.dtype.kind != "f":
+            raise TypeError(
+                f"Tensor: only floating-point tensors can require grad (got dtype {arr.dtype})"
+            )
+        self.data: np.ndarray = arr
+        self.grad: np.ndarray | None = None
+        self.requires_grad = bool(requires_grad)
+        self.name = name
+        self._node: Node | None = None
+        self._retain = False
+
+    # ---- array facts -------------------------------------------------------------------
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.data.shape
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.data.dtype
+
+    @property
+    def size(self) -> int:
+        return self.data.size
+
+    @property
+    def is_leaf(self) -> bool:
+        return self._node is None
+
+    @property
+    def node(self) -> Node | None:
+        """The tape node that produced this tensor (None for leaves and untracked results)."""
+        return self._node
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def numpy(self) -> np.ndarray:
+        """The underlying ndarray (shared, not copied)."""
+        return self.data
+
+    def item(self) -> float | int | bool:
+        """The value of a one-element tensor as a Python number."""
+        if self.data.size != 1:
+            raise ValueError(f"item: tensor of shape {self.shape} has {self.size} elements, not 1")
+        return self.data.item()
+
+    def detach(self) -> Tensor:
+        """A new leaf sharing this tensor's data, cut from the tape."""
+        return Tensor(self.data, name=self.name)
+
+    def retain_grad(self) -> Tensor:
+        """Keep ``.grad`` on this non-leaf tensor after backward (leaves always keep it)."""
+        self._retain = True
+        return self
+
+    def requires_grad_(self, flag: bool = True) -> Tensor:
+        if flag and self.dtype.kind != "f":
+            raise TypeError(f"requires_grad_: dtype {self.dtype} cannot require grad")
+        self.requires_grad = flag
+        return self
+
+    def backward(self, grad: ArrayLike | None = None, retain_graph: bool = False) -> None:
+        """Accumulate d(self)/d(leaf) into every grad-requiring leaf's ``.grad``.
+
+        A scalar needs no ``grad``; any other shape needs one of the same shape.
+        """
+        if not self.requires_grad:
+            raise RuntimeError("backward: this tensor does not require grad (no recorded graph)")
+        if grad is None:
+            if self.data.size != 1:
+                raise RuntimeError(
+                    f"backward: grad can be omitted only for a scalar; this tensor has shape "
+                    f"{self.shape} (pass grad=np.ones({self.shape}) or reduce it first)"
+                )
+            g = np.ones(self.shape, dtype=self.dtype)
+        else:
+            g = np.asarray(grad.data if isinstance(grad, Tensor) else grad, dtype=self.dtype)
+            if g.shape != self.shape:
+                raise ValueError(f"backward: grad shape {g.shape} != tensor shape {self.shape}")
+        tape.backward(self, g, retain_graph=retain_graph)
+
+    def __repr__(self) -> str:
+        extra = ""
+        if self._node is not None:
+            extra = f", op={self._node.op.name}"
+        elif self.requires_grad:
+            extra = ", requires_grad=True"
+        if self.name:
+            extra += f", name={self.name!r}"
+        body = np.array2string(self.data, precision=4, separator=", ", threshold=20)
+        return f"Tensor({body}, dtype={self.dtype}{extra})"
+
+    # ---- operators (all delegate to functional) ----------------------------------------
+    def __add__(self, o: ArrayLike) -> Tensor:
+        return F.add(self, o)
+
+    def __radd__(self, o: ArrayLike) -> Tensor:
+        return F.add(o, self)
+
+    def __sub__(self, o: ArrayLike) -> Tensor:
+        return F.sub(self, o)
+
+    def __rsub__(self, o: ArrayLike) -> Tensor:
+        return F.sub(o, self)
+
+    def __mul__(self, o: ArrayLike) -> Tensor:
+        return F.mul(self, o)
+
+    def __rmul__(self, o: ArrayLike) -> Tensor:
+        return F.mul(o, self)
+
+    def __truediv__(self, o: ArrayLike) -> Tensor:
+        return F.div(self, o)
+
+    def __rtruediv__(self, o: ArrayLike) -> Tensor:
+        return F.div(o, self)
+
+    def __matmul__(self, o: ArrayLike) -> Tensor:
+        return F.matmul(self, o)
+
+    def __rmatmul__(self, o: ArrayLike) -> Tensor:
+        return F.matmul(o, self)
+
+    def __pow__(self, o: ArrayLike) -> Tensor:
+        return F.pow(self, o)
+
+    def __rpow__(self, o: ArrayLike) -> Tensor:
+        return F.pow(o, self)
+
+    def __neg__(self) -> Tensor:
+        return F.neg(self)
+
+    def __getitem__(self, index: Any) -> Tensor:
+        return F.getitem(self, index)
+
+    # comparisons give constant boolean tensors (no gradient), handy for masks and where()
+    def __lt__(self, o: ArrayLike) -> Tensor:
+        return Tensor(self.data < _raw(o))
+
+    def __le__(self, o: ArrayLike) -> Tensor:
+        return Tensor(self.data <= _raw(o))
+
+    def __gt__(self, o: ArrayLike) -> Tensor:
+        return Tensor(self.data > _raw(o))
+
+    def __ge__(self, o: ArrayLike) -> Tensor:
+        return Tensor(self.data >= _raw(o))
+
+    # ---- methods -----------------------------------------------------------------------
+    def exp(self) -> Tensor:
+        return F.exp(self)
+
+    def log(self) -> Tensor:
+        return F.log(self)
+
+    def sqrt(self) -> Tensor:
+        return F.sqrt(self)
+
+    def abs(self) -> Tensor:
+        return F.abs(self)
+
+    def relu(self) -> Tensor:
+        return F.relu(self)
+
+    def sigmoid(self) -> Tensor:
+        return F.sigmoid(self)
+
+    def tanh(self) -> Tensor:
+        return F.tanh(self)
+
+    def clip(self, min: float | None = None, max: float | None = None) -> Tensor:
+        return F.clip(self, min, max)
+
+    def maximum(self, o: ArrayLike) -> Tensor:
+        return F.maximum(self, o)
+
+    def minimum(self, o: ArrayLike) -> Tensor:
+        return F.minimum(self, o)
+
+    def sum(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
+        return F.sum(self, axis=axis, keepdims=keepdims)
+
+    def mean(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
+        return F.mean(self, axis=axis, keepdims=keepdims)
+
+    def var(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
+        return F.var(self, axis=axis, keepdims=keepdims)
+
+    def max(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
+        return F.max(self, axis=axis, keepdims=keepdims)
+
+    def min(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
+        return F.min(self, axis=axis, keepdims=keepdims)
+
+    def argmax(self, axis: int | None = None) -> np.ndarray:
+        """Indices of the maxima (an ndarray: indices carry no gradient)."""
+        return self.data.argmax(axis=axis)
+
+    def reshape(self, *shape: int | Sequence[int]) -> Tensor:
+        if len(shape) == 1 and not isinstance(shape[0], (int, np.integer)):
+            shape = tuple(shape[0])  # type: ignore[arg-type]
+        return F.reshape(self, shape)  # type: ignore[arg-type]
+
+    def transpose(self, *axes: int | Sequence[int]) -> Tensor:
+        if len(axes) == 1 and not isinstance(axes[0], (int, np.integer)):
+            axes = tuple(axes[0])  # type: ignore[arg-type]
+        return F.transpose(self, axes or None)  # type: ignore[arg-type]
+
+    @property
+    def T(self) -> Tensor:
+        return F.transpose(self)
+
+    def flatten(self, start_axis: int = 0, end_axis: int = -1) -> Tensor:
+        return F.flatten(self, start_axis, end_axis)
+
+    def pad(self, pad_width: Any, value: float = 0.0) -> Tensor:
+        return F.pad(self, pad_width, value)
+
+    def astype(self, dtype: Any) -> Tensor:
+        return F.cast(self, dtype)
+
+    def softmax(self, axis: int = -1) -> Tensor:
+        return F.softmax(self, axis=axis)
+
+    def log_softmax(self, axis: int = -1) -> Tensor:
+        return F.log_softmax(self, axis=axis)
+
+
+def _raw(x: ArrayLike) -> Any:
+    return x.data if isinstance(x, Tensor) else x
+
+
+def as_tensor(x: ArrayLike, like: Tensor | None = None) -> Tensor:
+    """Wrap ``x`` as a constant Tensor; a Python number takes ``like``'s dtype (NumPy 2 rules),
+    so ``float32_tensor * 2.0`` stays float32."""
+    if isinstance(x, Tensor):
+        return x
+    if like is not None and isinstance(x, (int, float, bool)):
+        return Tensor(np.asarray(x, dtype=np.result_type(like.data.dtype, x)))
+    return Tensor(x)
+
+
+def apply(op: type[Op], *inputs: Tensor, **attrs: Any) -> Tensor:
+    """Run ``op`` forward on the inputs' arrays and record a tape node when a gradient is needed."""
+    needs = tuple(t.requires_grad for t in inputs)
+    track = STATE.grad_enabled and any(needs)
+    ctx = Node(op, inputs if track else (), needs if track else (False,) * len(needs), attrs)
+    try:
+        out = op.forward(ctx, *[t.data for t in inputs], **attrs)
+    except (ValueError, IndexError, TypeError) as e:
+        if str(e).startswith(op.name + ":"):
+            raise
+        shapes = ", ".join(f"{t.shape} {t.dtype}" for t in inputs)
+        cls = ValueError if isinstance(e, np.exceptions.AxisError) else type(e)
+        raise cls(f"{op.name}: {e} (inputs: {shapes}; attrs: {attrs})") from e
+    if STATE.anomaly:
+        check_finite(out, f"forward of op '{op.name}'")
+    t = Tensor.__new__(Tensor)
+    t.data = out
+    t.grad = None
+    t.name = None
+    t._retain = False
+    if track and out.dtype.kind == "f":
+        t.requires_grad = True
+        t._node = ctx
+    else:
+        t.requires_grad = False
+        t._node = None
+    return t
+
+
+from . import functional as F  # noqa: E402  (functional imports Tensor from this module)
