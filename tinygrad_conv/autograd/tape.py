@@ -131,24 +131,27 @@ def toposort(root: Any) -> list:
     """Tensors reachable from ``root`` through grad-requiring inputs, inputs before users.
 
     Iterative depth-first search, so graphs of any depth work without recursion limits.
+    (Tensors hash by identity, so they key sets and dicts directly.)
     """
+    if root._node is None:
+        return [root]
     order: list = []
-    seen: set[int] = set()
-    stack: list[tuple[Any, bool]] = [(root, False)]
+    seen = {root}
+    stack = [(root, iter(root._node.inputs), iter(root._node.needs_input_grad))]
     while stack:
-        t, done = stack.pop()
-        if done:
+        t, inputs, needs = stack[-1]
+        for inp, need in zip(inputs, needs):
+            if need and inp not in seen:
+                seen.add(inp)
+                node = inp._node
+                if node is None:
+                    order.append(inp)
+                else:
+                    stack.append((inp, iter(node.inputs), iter(node.needs_input_grad)))
+                    break
+        else:
+            stack.pop()
             order.append(t)
-            continue
-        if id(t) in seen:
-            continue
-        seen.add(id(t))
-        stack.append((t, True))
-        node = t._node
-        if node is not None:
-            for inp, need in zip(node.inputs, node.needs_input_grad):
-                if need and id(inp) not in seen:
-                    stack.append((inp, False))
     return order
 
 
@@ -156,18 +159,18 @@ def backward(root: Any, grad: np.ndarray, retain_graph: bool = False) -> None:
     """Reverse-mode sweep from ``root`` seeded with ``grad``; leaves (and retained tensors)
     accumulate into ``.grad``. Frees saved values unless ``retain_graph``."""
     order = toposort(root)
-    grads: dict[int, np.ndarray] = {id(root): grad}
+    grads: dict[Any, np.ndarray] = {root: grad}
     anomaly = STATE.anomaly
     for t in reversed(order):
-        g = grads.pop(id(t), None)
+        g = grads.pop(t, None)
         if g is None:
             continue
         node = t._node
         if node is None or t._retain:
             # a leaf keeps its own copy: later in-place updates must not alias other grads
             t.grad = np.array(g, dtype=t.data.dtype) if t.grad is None else t.grad + g
-        if node is None:
-            continue
+            if node is None:
+                continue
         if node.freed:
             raise RuntimeError(
                 f"backward through op '{node.op.name}' a second time: its saved values were "
@@ -189,5 +192,5 @@ def backward(root: Any, grad: np.ndarray, retain_graph: bool = False) -> None:
                 ig = ig.astype(inp.data.dtype)
             if anomaly:
                 check_finite(ig, f"backward of op '{node.op.name}'")
-            prev = grads.get(id(inp))
-            grads[id(inp)] = ig if prev is None else prev + ig
+            prev = grads.get(inp)
+            grads[inp] = ig if prev is None else prev + ig

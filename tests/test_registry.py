@@ -1,0 +1,105 @@
+"""One parametrised gradcheck over every registered op (float64), plus proof that it can fail."""
+
+import numpy as np
+import pytest
+
+import tinygrad_conv as tc
+from tinygrad_conv.autograd.registry import Op, Registry, Sample
+from tinygrad_conv.gradcheck import GradcheckError, check_op
+from tinygrad_conv.tensor import Tensor, apply
+
+
+@pytest.mark.parametrize("name", tc.registered_ops())
+def test_every_op_passes_gradcheck(name):
+    rows = check_op(tc.get_op(name))
+    assert rows, name
+    bad = [f"{r.label}: {r.error or [i.describe() for i in r.inputs if not i.ok]}" for r in rows if not r.ok]
+    assert not bad, f"{name} failed gradcheck:\n" + "\n".join(bad)
+
+
+def test_registry_is_sorted_and_has_core_ops():
+    names = tc.registered_ops()
+    assert names == sorted(names)
+    for op in ["add", "sub", "mul", "div", "pow", "exp", "log", "matmul", "sum", "mean", "max",
+               "reshape", "transpose", "getitem", "concatenate", "pad", "relu", "sigmoid", "tanh"]:
+        assert op in names
+
+
+scratch = Registry()
+
+
+@scratch.register("bad_square")
+class BadSquare(Op):
+    """x**2 with a deliberately wrong VJP (g * x instead of 2 g x)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save(x)
+        return x * x
+
+    @staticmethod
+    def vjp(ctx, g):
+        return (g * ctx.saved[0],)
+
+    @staticmethod
+    def samples():
+        yield Sample((np.array([1.0, -2.0, 3.0]),))
+
+
+@scratch.register("no_samples")
+class NoSamples(Op):
+    @staticmethod
+    def forward(ctx, x):
+        return x
+
+    @staticmethod
+    def vjp(ctx, g):
+        return (g,)
+
+
+def test_wrong_vjp_is_caught_with_location():
+    rows = check_op(BadSquare)
+    assert not rows[0].ok
+    worst = rows[0].inputs[0]
+    assert worst.worst == (2,) and worst.analytic != pytest.approx(worst.numeric)
+    with pytest.raises(GradcheckError, match=r"input 0 .*worst at index \(2,\).*analytic .* vs numeric"):
+        tc.gradcheck(lambda x: apply(BadSquare, x), [np.array([1.0, -2.0, 3.0])])
+    with pytest.raises(GradcheckError, match="worst at index"):
+        tc.gradcheck(lambda x: apply(BadSquare, x), [np.array([1.0, -2.0, 3.0])], fast=True)
+
+
+def test_op_without_samples_fails():
+    rows = check_op(NoSamples)
+    assert len(rows) == 1 and not rows[0].ok and "no sample" in rows[0].error
+
+
+def test_scratch_registry_is_separate():
+    assert "bad_square" in scratch and "bad_square" not in tc.registered_ops()
+    with pytest.raises(ValueError, match="already registered"):
+        scratch.register("bad_square")(BadSquare)
+
+
+def test_cli_gradcheck_table_and_exit_code(capsys):
+    from tinygrad_conv.cli import main
+
+    assert main(["gradcheck", "--op", "mul", "--op", "tanh"]) == 0
+    out = capsys.readouterr().out
+    assert "mul" in out and "tanh" in out and "pass" in out and "FAIL" not in out
+    assert main(["gradcheck", "--op", "nonexistent"]) == 2
+
+
+def test_cli_gradcheck_fails_on_broken_vjp(monkeypatch, capsys):
+    """Break tanh's VJP in place (the seed's bug: derivative = tanh) and check the CLI reports it."""
+    from tinygrad_conv.cli import main
+
+    tanh = tc.get_op("tanh")
+    monkeypatch.setattr(tanh, "vjp", staticmethod(lambda ctx, g: (g * ctx.saved[1],)))
+    assert main(["gradcheck", "--op", "tanh"]) == 1
+    assert "FAIL" in capsys.readouterr().out
+
+
+def test_gradcheck_fast_mode_passes_and_accepts_tensors():
+    x = Tensor(np.random.default_rng(0).standard_normal((3, 4)), requires_grad=True)
+    w = Tensor(np.random.default_rng(1).standard_normal((5, 4)))  # constant: not checked
+    assert tc.gradcheck(lambda a, b: tc.functional.linear(a, b).tanh(), [x, w], fast=True)
+    assert tc.gradcheck(lambda a, b: tc.functional.linear(a, b).tanh(), [x, w])
