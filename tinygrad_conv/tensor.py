@@ -99,6 +99,7 @@ class Tensor:
         return self
 
     def requires_grad_(self, flag: bool = True) -> Tensor:
+        """Set ``requires_grad`` in place (floating dtypes only) and return self."""
         if flag and self.dtype.kind != "f":
             raise TypeError(f"requires_grad_: dtype {self.dtype} cannot require grad")
         self.requires_grad = flag
@@ -193,60 +194,77 @@ class Tensor:
 
     # ---- methods -----------------------------------------------------------------------
     def exp(self) -> Tensor:
+        """e ** self, elementwise."""
         return F.exp(self)
 
     def log(self) -> Tensor:
+        """Natural logarithm, elementwise."""
         return F.log(self)
 
     def sqrt(self) -> Tensor:
+        """Square root, elementwise."""
         return F.sqrt(self)
 
     def abs(self) -> Tensor:
+        """|self|, elementwise."""
         return F.abs(self)
 
     def relu(self) -> Tensor:
+        """max(self, 0), elementwise (gradient 0 at 0, as PyTorch)."""
         return F.relu(self)
 
     def sigmoid(self) -> Tensor:
+        """1 / (1 + exp(-self)), elementwise, computed without overflow."""
         return F.sigmoid(self)
 
     def tanh(self) -> Tensor:
+        """Hyperbolic tangent, elementwise (derivative 1 - tanh²)."""
         return F.tanh(self)
 
     def clip(self, min: float | None = None, max: float | None = None) -> Tensor:
+        """Clamp to [min, max] (either may be None); the gradient passes where min <= x <= max."""
         return F.clip(self, min, max)
 
     def maximum(self, o: ArrayLike) -> Tensor:
+        """Elementwise maximum with broadcasting; ties split the gradient."""
         return F.maximum(self, o)
 
     def minimum(self, o: ArrayLike) -> Tensor:
+        """Elementwise minimum with broadcasting; ties split the gradient."""
         return F.minimum(self, o)
 
     def sum(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
+        """Sum over ``axis`` (None: all), as ``np.sum``."""
         return F.sum(self, axis=axis, keepdims=keepdims)
 
     def mean(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
+        """Mean over ``axis`` (None: all), as ``np.mean``."""
         return F.mean(self, axis=axis, keepdims=keepdims)
 
     def var(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
+        """Variance over ``axis`` (None: all), as ``np.var``."""
         return F.var(self, axis=axis, keepdims=keepdims)
 
     def max(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
+        """Maximum over ``axis`` (None: all), as ``np.max``."""
         return F.max(self, axis=axis, keepdims=keepdims)
 
     def min(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
+        """Minimum over ``axis`` (None: all), as ``np.min``."""
         return F.min(self, axis=axis, keepdims=keepdims)
 
-    def argmax(self, axis: int | None = None) -> np.ndarray:
+    def argmax(self, axis: int | None = None) -> np.ndarray | np.intp:
         """Indices of the maxima (an ndarray: indices carry no gradient)."""
         return self.data.argmax(axis=axis)
 
     def reshape(self, *shape: int | Sequence[int]) -> Tensor:
+        """Same data, new shape: ``t.reshape(2, -1)`` or ``t.reshape((2, -1))``."""
         if len(shape) == 1 and not isinstance(shape[0], (int, np.integer)):
             shape = tuple(shape[0])  # type: ignore[arg-type]
         return F.reshape(self, shape)  # type: ignore[arg-type]
 
     def transpose(self, *axes: int | Sequence[int]) -> Tensor:
+        """Permute axes (reverse them when none are given), as ``np.transpose``."""
         if len(axes) == 1 and not isinstance(axes[0], (int, np.integer)):
             axes = tuple(axes[0])  # type: ignore[arg-type]
         return F.transpose(self, axes or None)  # type: ignore[arg-type]
@@ -256,18 +274,23 @@ class Tensor:
         return F.transpose(self)
 
     def flatten(self, start_axis: int = 0, end_axis: int = -1) -> Tensor:
+        """Merge axes start_axis..end_axis into one: ``x.flatten(1)`` turns (N, C, H, W) into (N, C*H*W)."""
         return F.flatten(self, start_axis, end_axis)
 
     def pad(self, pad_width: Any, value: float = 0.0) -> Tensor:
+        """Constant padding, ``pad_width`` as ``np.pad``."""
         return F.pad(self, pad_width, value)
 
     def astype(self, dtype: Any) -> Tensor:
+        """Cast to ``dtype``; the gradient is cast back."""
         return F.cast(self, dtype)
 
     def softmax(self, axis: int = -1) -> Tensor:
+        """Softmax along ``axis`` (numerically stable)."""
         return F.softmax(self, axis=axis)
 
     def log_softmax(self, axis: int = -1) -> Tensor:
+        """log(softmax) along ``axis`` via log-sum-exp."""
         return F.log_softmax(self, axis=axis)
 
 

@@ -91,12 +91,14 @@ class Registry:
         return deco
 
     def get(self, name: str) -> type[Op]:
+        """The op class registered under ``name`` (KeyError listing the known names)."""
         try:
             return self._ops[name]
         except KeyError:
             raise KeyError(f"no op named {name!r}; registered: {', '.join(self.names())}") from None
 
     def names(self) -> list[str]:
+        """Sorted names of the registered ops."""
         return sorted(self._ops)
 
     def __contains__(self, name: str) -> bool:

@@ -58,6 +58,7 @@ class AnomalyError(FloatingPointError):
 
 
 def is_grad_enabled() -> bool:
+    """True unless inside ``no_grad()`` (ops then record tape nodes)."""
     return STATE.grad_enabled
 
 

@@ -7,7 +7,9 @@ take the dtype of the tensor they meet, so float32 stays float32.
 ``cnn`` the CNN primitives (conv2d, pools, softmax and losses, dropout).
 """
 
+from .cnn import *  # noqa: F403
+from .cnn import __all__ as _cnn_all
 from .core import *  # noqa: F403
 from .core import __all__ as _core_all
 
-__all__ = list(_core_all)
+__all__ = list(_core_all) + list(_cnn_all)

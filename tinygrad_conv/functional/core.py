@@ -62,6 +62,7 @@ def pow(a: ArrayLike, b: ArrayLike) -> Tensor:
 
 
 def neg(x: ArrayLike) -> Tensor:
+    """-x, elementwise (any shape)."""
     return apply(ew.Neg, as_tensor(x))
 
 
@@ -72,18 +73,22 @@ def matmul(a: ArrayLike, b: ArrayLike) -> Tensor:
 
 # ---- elementwise functions ----------------------------------------------------------------
 def exp(x: ArrayLike) -> Tensor:
+    """e ** x, elementwise (any shape)."""
     return apply(ew.Exp, as_tensor(x))
 
 
 def log(x: ArrayLike) -> Tensor:
+    """Natural logarithm, elementwise (x > 0; any shape)."""
     return apply(ew.Log, as_tensor(x))
 
 
 def sqrt(x: ArrayLike) -> Tensor:
+    """Square root, elementwise (x >= 0; any shape)."""
     return apply(ew.Sqrt, as_tensor(x))
 
 
 def abs(x: ArrayLike) -> Tensor:
+    """|x|, elementwise (the gradient at 0 is 0)."""
     return apply(ew.Abs, as_tensor(x))
 
 
@@ -130,10 +135,12 @@ def cast(x: ArrayLike, dtype: Any) -> Tensor:
 
 # ---- reductions ---------------------------------------------------------------------------
 def sum(x: ArrayLike, axis: Axis = None, keepdims: bool = False) -> Tensor:
+    """Sum over ``axis`` (None: all axes; int or tuple, negatives allowed), as ``np.sum``."""
     return apply(reduce.Sum, as_tensor(x), axis=axis, keepdims=keepdims)
 
 
 def mean(x: ArrayLike, axis: Axis = None, keepdims: bool = False) -> Tensor:
+    """Mean over ``axis`` (None: all axes; int or tuple, negatives allowed), as ``np.mean``."""
     return apply(reduce.Mean, as_tensor(x), axis=axis, keepdims=keepdims)
 
 
@@ -157,6 +164,7 @@ def var(x: ArrayLike, axis: Axis = None, keepdims: bool = False, correction: int
 
 # ---- shapes -------------------------------------------------------------------------------
 def reshape(x: ArrayLike, shape: Sequence[int]) -> Tensor:
+    """x with a new shape of the same size (one entry may be -1), as ``np.reshape``."""
     return apply(shape_ops.Reshape, as_tensor(x), shape=tuple(int(s) for s in shape))
 
 

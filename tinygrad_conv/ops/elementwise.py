@@ -144,7 +144,7 @@ def _unary(name: str, fn, deriv, sample_fn=None, save_x: bool = False):
         "__doc__": f"Elementwise {name}.",
     })
     if sample_fn is not None:
-        cls.samples = staticmethod(sample_fn)
+        cls.samples = staticmethod(sample_fn)  # type: ignore[attr-defined]
     return register(name)(cls)
 
 

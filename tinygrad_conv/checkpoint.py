@@ -1,0 +1,143 @@
+"""Run files: the ``.npz`` checkpoint, ``metrics.csv`` and the learning-curve PNG, all written atomically.
+
+The checkpoint is a flat ``.npz`` read with ``allow_pickle=False`` (no code runs on load)::
+
+    format                 'tinygrad_conv.checkpoint/1'
+    epoch                  completed epochs
+    seed, batch_size       what fixes the data order of every epoch
+    config.<field>         the run's configuration (plain strings and numbers; absent if none given)
+    model.<name>           model.state_dict()
+    optim.<key>            optimizer.state_dict()
+    history.<metric>       one value per completed epoch (the rows of metrics.csv)
+    rng.<module>.<attr>    bit-generator state (JSON) of every np.random.Generator held by a module
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import zipfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .data.idx import atomic_open
+
+__all__ = ["Checkpoint", "save_checkpoint", "load_checkpoint", "module_rngs", "write_metrics", "plot_curves",
+           "METRICS", "CHECKPOINT_FORMAT"]
+
+CHECKPOINT_FORMAT = "tinygrad_conv.checkpoint/1"
+METRICS = ("epoch", "train_loss", "train_acc", "test_loss", "test_acc", "seconds", "images_per_s")
+
+
+@dataclass
+class Checkpoint:
+    """A loaded checkpoint; ``config`` (field -> value) is None when the run had none."""
+
+    epoch: int
+    config: dict[str, Any] | None
+    model_state: dict[str, np.ndarray]
+    optim_state: dict[str, Any]
+    history: list[dict[str, float]]
+    rng_states: dict[str, str]
+    seed: int
+    batch_size: int
+
+
+def module_rngs(model) -> dict[str, np.random.Generator]:
+    """Every np.random.Generator held as an attribute by a module (e.g. Dropout's), by dotted path."""
+    out = {}
+    for path, m in model.named_modules():
+        for k, v in vars(m).items():
+            if isinstance(v, np.random.Generator):
+                out[f"{path}.{k}" if path else k] = v
+    return out
+
+
+def save_checkpoint(path: str | os.PathLike, model, optimizer, epoch: int, history: list[dict],
+                    config: Mapping[str, Any] | None = None, seed: int = 0, batch_size: int = 64) -> None:
+    """Write everything needed to resume after ``epoch`` completed epochs, atomically."""
+    arrays: dict[str, Any] = {"format": np.array(CHECKPOINT_FORMAT), "epoch": np.array(epoch),
+                              "seed": np.array(seed), "batch_size": np.array(batch_size)}
+    if config is not None:
+        arrays.update({f"config.{k}": np.array(v) for k, v in config.items()})
+    arrays.update({f"model.{k}": v for k, v in model.state_dict().items()})
+    arrays.update({f"optim.{k}": np.asarray(v) for k, v in optimizer.state_dict().items()})
+    for m in METRICS:
+        arrays[f"history.{m}"] = np.array([row[m] for row in history], dtype=np.float64)
+    for k, g in module_rngs(model).items():
+        arrays[f"rng.{k}"] = np.array(json.dumps(g.bit_generator.state))
+    with atomic_open(path) as f:
+        np.savez(f, **arrays)
+
+
+def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
+    """Read a checkpoint written by ``save_checkpoint``."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"load_checkpoint: no checkpoint at {path}")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            d = {k: z[k] for k in z.files}
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
+        raise ValueError(f"load_checkpoint: {path}: not a readable .npz checkpoint ({e})") from None
+    fmt = str(d["format"]) if "format" in d else "missing"
+    if fmt != CHECKPOINT_FORMAT:
+        raise ValueError(f"load_checkpoint: {path}: format {fmt!r}, expected {CHECKPOINT_FORMAT!r}")
+
+    def sub(prefix: str) -> dict[str, np.ndarray]:
+        return {k[len(prefix):]: v for k, v in d.items() if k.startswith(prefix)}
+
+    hist, n = sub("history."), int(d["epoch"])
+    history = [{m: (int(hist[m][i]) if m == "epoch" else float(hist[m][i])) for m in METRICS}
+               for i in range(n)]
+    config = {k: v.item() for k, v in sub("config.").items()} or None
+    return Checkpoint(epoch=n, config=config, model_state=sub("model."), optim_state=sub("optim."),
+                      history=history, rng_states={k: str(v) for k, v in sub("rng.").items()},
+                      seed=int(d["seed"]), batch_size=int(d["batch_size"]))
+
+
+def write_metrics(path: str | os.PathLike, history: list[dict]) -> None:
+    """Write ``history`` (one dict per epoch with the METRICS keys) as CSV, atomically."""
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=METRICS, lineterminator="\n")
+    w.writeheader()
+    for row in history:
+        w.writerow({k: (row[k] if k == "epoch" else f"{row[k]:.6g}") for k in METRICS})
+    with atomic_open(path, "w") as f:
+        f.write(buf.getvalue())
+
+
+def plot_curves(history: list[dict], path: str | os.PathLike) -> bool:
+    """Draw loss and accuracy per epoch (train and test) to a PNG, atomically.
+
+    Returns False (drawing nothing) when matplotlib, the ``viz`` extra, is not installed.
+    """
+    try:  # Figure + Agg canvas directly: no pyplot state, no global backend switch
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ImportError:
+        return False
+    ep = [r["epoch"] for r in history]
+    fig = Figure(figsize=(8, 3))
+    FigureCanvasAgg(fig)
+    # fixed margins instead of tight_layout, which costs an extra full draw
+    fig.subplots_adjust(left=0.08, right=0.98, bottom=0.16, top=0.95, wspace=0.25)
+    ax_loss, ax_acc = fig.subplots(1, 2)
+    for ax, key, label in ((ax_loss, "loss", "cross-entropy loss"), (ax_acc, "acc", "accuracy")):
+        for split, style in (("train", "o-"), ("test", "s--")):
+            vals = [r[f"{split}_{key}"] for r in history]
+            if not np.isnan(vals).all():
+                ax.plot(ep, vals, style, label=split)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    with atomic_open(path) as f:
+        fig.savefig(f, format="png", dpi=90)
+    return True

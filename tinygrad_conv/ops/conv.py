@@ -1,0 +1,305 @@
+"""conv2d (cross-correlation, NCHW activations, OIHW weights) with its im2col / col2im helpers.
+
+Layout choice, for speed: columns are built as (C*kh*kw, N*Ho*Wo), the layout NumPy copies
+fastest, so the forward GEMM ``W (O, C*kh*kw) @ cols`` yields (O, N*Ho*Wo). The output is handed
+back as an (N, O, Ho, Wo) *view* of that buffer (memory order C, N, H, W), which saves a copy; the
+upstream gradient usually arrives in that same memory order, so ``g.transpose(1, 0, 2, 3)`` is free.
+The only Python loops run over the kh*kw kernel offsets.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..autograd.registry import Op, Sample, register
+from ._util import randn
+
+PADDING_MODES = ("same", "valid", "full")
+
+
+def _pair(v: Any, what: str, op: str = "conv2d") -> tuple[int, int]:
+    """int or (h, w) -> (h, w) of Python ints."""
+    if isinstance(v, (int, np.integer)) and not isinstance(v, bool):
+        return int(v), int(v)
+    if isinstance(v, (tuple, list)) and len(v) == 2 and all(
+        isinstance(a, (int, np.integer)) and not isinstance(a, bool) for a in v
+    ):
+        return int(v[0]), int(v[1])
+    raise TypeError(f"{op}: {what} must be an int or a pair of ints (h, w), got {v!r}")
+
+
+def conv_attrs(stride: Any = 1, padding: Any = 0, dilation: Any = 1, groups: int = 1) -> dict:
+    """Normalise conv2d's attributes (values only, no shapes): pairs of ints, padding mode or pair."""
+    s = _pair(stride, "stride")
+    d = _pair(dilation, "dilation")
+    if min(s) < 1:
+        raise ValueError(f"conv2d: stride must be >= 1, got {stride!r}")
+    if min(d) < 1:
+        raise ValueError(f"conv2d: dilation must be >= 1, got {dilation!r}")
+    if isinstance(padding, str):
+        if padding not in PADDING_MODES:
+            raise ValueError(
+                f"conv2d: padding must be an int, a pair or one of {PADDING_MODES}, got {padding!r}"
+            )
+        if padding == "same" and s != (1, 1):
+            raise ValueError(f"conv2d: padding='same' needs stride 1 (as PyTorch), got stride={s}")
+        p: str | tuple[int, int] = padding
+    else:
+        p = _pair(padding, "padding")
+        if min(p) < 0:
+            raise ValueError(f"conv2d: padding must be >= 0, got {padding!r}")
+    if not isinstance(groups, (int, np.integer)) or isinstance(groups, bool) or groups < 1:
+        raise ValueError(f"conv2d: groups must be a positive int, got {groups!r}")
+    return {"stride": s, "padding": p, "dilation": d, "groups": int(groups)}
+
+
+@dataclass(frozen=True)
+class ConvGeometry:
+    """Everything im2col / col2im need: shapes, kernel, stride, dilation, pads, output size."""
+
+    x_shape: tuple[int, int, int, int]  # (N, C, H, W)
+    kh: int
+    kw: int
+    stride: tuple[int, int]
+    dilation: tuple[int, int]
+    pads: tuple[int, int, int, int]  # top, bottom, left, right
+    out_hw: tuple[int, int]
+
+    @property
+    def padded_hw(self) -> tuple[int, int]:
+        H, W = self.x_shape[2:]
+        return H + self.pads[0] + self.pads[1], W + self.pads[2] + self.pads[3]
+
+    @property
+    def row_flat(self) -> bool:
+        """Stride 1: each kernel offset's columns are contiguous runs of the flattened input."""
+        return self.stride == (1, 1)
+
+    @property
+    def col_w(self) -> int:
+        """Width of an output row in the column matrix: Wo, or the padded width Wp for row_flat
+        (whose extra kw-1 columns per row are computed and dropped; cheaper than strided copies)."""
+        return self.padded_hw[1] if self.row_flat else self.out_hw[1]
+
+
+def _pads_for(mode: str | tuple[int, int], k: tuple[int, int], d: tuple[int, int]) -> tuple[int, ...]:
+    if mode == "valid":
+        return 0, 0, 0, 0
+    if mode == "full":
+        ph, pw = d[0] * (k[0] - 1), d[1] * (k[1] - 1)
+        return ph, ph, pw, pw
+    if mode == "same":  # PyTorch: total d*(k-1); an odd total puts the extra row/col at the bottom/right
+        th, tw = d[0] * (k[0] - 1), d[1] * (k[1] - 1)
+        return th // 2, th - th // 2, tw // 2, tw - tw // 2
+    return mode[0], mode[0], mode[1], mode[1]
+
+
+def conv_geometry(x_shape: tuple, w_shape: tuple, b_shape: tuple | None, attrs: dict) -> ConvGeometry:
+    """Check x (N, C, H, W), weight (O, C/groups, kh, kw), bias (O,) against the attributes."""
+    if len(x_shape) != 4:
+        raise ValueError(f"conv2d: input must be 4-D (N, C, H, W), got shape {x_shape}")
+    if len(w_shape) != 4:
+        raise ValueError(f"conv2d: weight must be 4-D (O, C/groups, kh, kw), got shape {w_shape}")
+    N, C, H, W = x_shape
+    O, Cg, kh, kw = w_shape
+    g = attrs["groups"]
+    if C % g or O % g:
+        raise ValueError(
+            f"conv2d: groups={g} must divide both input channels {C} (input {x_shape}) "
+            f"and output channels {O} (weight {w_shape})"
+        )
+    if Cg * g != C:
+        raise ValueError(
+            f"conv2d: channel mismatch: input {x_shape} has {C} channels but weight {w_shape} "
+            f"with groups={g} expects {Cg * g}"
+        )
+    if min(kh, kw) < 1:
+        raise ValueError(f"conv2d: empty kernel in weight {w_shape}")
+    if b_shape is not None and tuple(b_shape) != (O,):
+        raise ValueError(f"conv2d: bias must have shape ({O},) for weight {w_shape}, got {b_shape}")
+    s, d = attrs["stride"], attrs["dilation"]
+    pads = _pads_for(attrs["padding"], (kh, kw), d)
+    Hp, Wp = H + pads[0] + pads[1], W + pads[2] + pads[3]
+    ekh, ekw = d[0] * (kh - 1) + 1, d[1] * (kw - 1) + 1
+    if ekh > Hp or ekw > Wp:
+        raise ValueError(
+            f"conv2d: kernel {kh}x{kw} (dilated {ekh}x{ekw}) is larger than the padded input "
+            f"{Hp}x{Wp} (input {x_shape}, padding {attrs['padding']})"
+        )
+    out_hw = ((Hp - ekh) // s[0] + 1, (Wp - ekw) // s[1] + 1)
+    return ConvGeometry(tuple(x_shape), kh, kw, s, d, pads, out_hw)
+
+
+def _offset_slices(geo: ConvGeometry, i: int, j: int) -> tuple[slice, slice]:
+    """Rows and columns of the padded input read by kernel offset (i, j) for every output pixel."""
+    (sh, sw), (dh, dw), (Ho, Wo) = geo.stride, geo.dilation, geo.out_hw
+    r, c = i * dh, j * dw
+    return slice(r, r + sh * (Ho - 1) + 1, sh), slice(c, c + sw * (Wo - 1) + 1, sw)
+
+
+def _padded_cn(x: np.ndarray, geo: ConvGeometry, extra_rows: int) -> np.ndarray:
+    """x (N, C, H, W) -> zero-padded (C, N, Hp + extra_rows, Wp); zeros-then-assign is about
+    twice as fast as np.pad, and the (C, N) order makes every later copy contiguous per channel."""
+    N, C, H, W = geo.x_shape
+    pt, _, pl, _ = geo.pads
+    Hp, Wp = geo.padded_hw
+    xc = x.transpose(1, 0, 2, 3)  # a free view; contiguous when x came from a conv
+    if (Hp, Wp) == (H, W) and not extra_rows and xc.flags.c_contiguous:
+        return xc
+    xp = np.zeros((C, N, Hp + extra_rows, Wp), dtype=x.dtype)
+    xp[:, :, pt:pt + H, pl:pl + W] = xc
+    return xp
+
+
+def im2col(x: np.ndarray, geo: ConvGeometry) -> np.ndarray:
+    """x: (N, C, H, W) -> columns (C*kh*kw, N*Ho*col_w), rows ordered (c, i, j) like OIHW weights.
+
+    Stride 1 (row_flat): the padded input is flattened per image, and kernel offset (i, j) reads
+    one contiguous run of Ho*Wp values starting at i*dh*Wp + j*dw; a spare zero row at the bottom
+    keeps the last run inside the image. Other strides: one strided (N, Ho, Wo) view per offset.
+    """
+    N, C = geo.x_shape[:2]
+    Ho, Wo = geo.out_hw
+    Wc = geo.col_w
+    cols = np.empty((C, geo.kh, geo.kw, N, Ho * Wc), dtype=x.dtype)
+    if geo.row_flat:
+        xp = _padded_cn(x, geo, 1 if geo.kw > 1 else 0)
+        xf = xp.reshape(C, N, -1)
+        for i in range(geo.kh):
+            for j in range(geo.kw):
+                o = i * geo.dilation[0] * Wc + j * geo.dilation[1]
+                cols[:, i, j] = xf[:, :, o:o + Ho * Wc]
+    else:
+        xp = _padded_cn(x, geo, 0)
+        c6 = cols.reshape(C, geo.kh, geo.kw, N, Ho, Wo)
+        for i in range(geo.kh):
+            for j in range(geo.kw):
+                rs, cs = _offset_slices(geo, i, j)
+                c6[:, i, j] = xp[:, :, rs, cs]
+    return cols.reshape(C * geo.kh * geo.kw, N * Ho * Wc)
+
+
+def col2im(cols: np.ndarray, geo: ConvGeometry) -> np.ndarray:
+    """Adjoint of im2col: (C*kh*kw, N*Ho*col_w) -> (N, C, H, W), overlapping patches summed.
+
+    Loops over kernel offsets adding slices (no np.add.at); returns a view in (C, N, H, W)
+    memory order. For row_flat, the columns of the dropped positions must hold zeros.
+    """
+    N, C, H, W = geo.x_shape
+    pt, _, pl, _ = geo.pads
+    Hp, Wp = geo.padded_hw
+    Ho, Wo = geo.out_hw
+    Wc = geo.col_w
+    c5 = cols.reshape(C, geo.kh, geo.kw, N, Ho * Wc)
+    if geo.row_flat:
+        extra = 1 if geo.kw > 1 else 0
+        dxf = np.zeros((C, N, (Hp + extra) * Wp), dtype=cols.dtype)
+        for i in range(geo.kh):
+            for j in range(geo.kw):
+                o = i * geo.dilation[0] * Wc + j * geo.dilation[1]
+                dxf[:, :, o:o + Ho * Wc] += c5[:, i, j]
+        dxp = dxf.reshape(C, N, Hp + extra, Wp)
+    else:
+        dxp = np.zeros((C, N, Hp, Wp), dtype=cols.dtype)
+        c6 = c5.reshape(C, geo.kh, geo.kw, N, Ho, Wo)
+        for i in range(geo.kh):
+            for j in range(geo.kw):
+                rs, cs = _offset_slices(geo, i, j)
+                dxp[:, :, rs, cs] += c6[:, i, j]
+    return dxp[:, :, pt:pt + H, pl:pl + W].transpose(1, 0, 2, 3)
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, tuple) and len(v) == 2 and v[0] == v[1]:
+        return str(v[0])
+    return str(v).replace(" ", "")
+
+
+@register("conv2d")
+class Conv2d(Op):
+    """y[n, o] = sum_{c, i, j} w[o, c, i, j] * x_pad[n, g*Cg + c, s*h + d*i, s*w + d*j] (+ b[o]).
+
+    Inputs: x (N, C, H, W), weight (O, C/groups, kh, kw), optional bias (O,).
+    Attributes (normalised by ``conv_attrs``): stride, padding ('same' | 'valid' | 'full' | (ph, pw)),
+    dilation, groups. Output (N, O, Ho, Wo) with Ho = (H + pads - d*(kh-1) - 1) // s + 1 (PyTorch).
+    """
+
+    @staticmethod
+    def forward(ctx, x, w, *bias, stride=1, padding=0, dilation=1, groups=1):
+        attrs = conv_attrs(stride, padding, dilation, groups)
+        if len(bias) > 1:
+            raise TypeError(f"conv2d: expected inputs (x, weight[, bias]), got {2 + len(bias)} arrays")
+        b = bias[0] if bias else None
+        geo = conv_geometry(x.shape, w.shape, None if b is None else b.shape, attrs)
+        N = x.shape[0]
+        O, G = w.shape[0], attrs["groups"]
+        Ho, Wo = geo.out_hw
+        cols = im2col(x, geo)  # (C*kh*kw, N*Ho*col_w)
+        K = cols.shape[0] // G
+        wm = w.reshape(G, O // G, K)
+        # groups: one batched GEMM over the group axis (C is the leading axis of cols)
+        out = wm[0] @ cols if G == 1 else np.matmul(wm, cols.reshape(G, K, -1))
+        out = out.reshape(O, N, Ho, geo.col_w)[:, :, :, :Wo]
+        if b is not None:
+            out += b.reshape(O, 1, 1, 1)
+        if any(ctx.needs_input_grad):
+            # columns only for dW, weights only for dx: save nothing a grad won't use
+            ctx.save(geo, cols if ctx.needs_input_grad[1] else None, wm if ctx.needs_input_grad[0] else None)
+        return out.transpose(1, 0, 2, 3)
+
+    @staticmethod
+    def vjp(ctx, g):
+        geo, cols, wm = ctx.saved
+        needs = ctx.needs_input_grad
+        w_shape = ctx.inputs[1].data.shape
+        O, G = w_shape[0], ctx.attrs.get("groups", 1)
+        N, (Ho, Wo), Wc = geo.x_shape[0], geo.out_hw, geo.col_w
+        gc = g.transpose(1, 0, 2, 3)  # (O, N, Ho, Wo): free when g is in our output's memory order
+        if Wc != Wo:  # row_flat columns: the dropped positions get zero gradient
+            gw = np.empty((O, N, Ho, Wc), dtype=g.dtype)
+            gw[:, :, :, Wo:] = 0
+            gw[:, :, :, :Wo] = gc
+            gc = gw
+        gt = gc.reshape(G, O // G, -1)
+        dx = dw = db = None
+        if needs[1]:
+            c3 = cols.reshape(G, cols.shape[0] // G, -1)
+            dw = np.matmul(gt, c3.transpose(0, 2, 1)).reshape(w_shape)
+        if needs[0]:
+            dcols = np.matmul(wm.transpose(0, 2, 1), gt)  # (G, K, N*Ho*col_w)
+            dx = col2im(dcols.reshape(-1, dcols.shape[-1]), geo)
+        if len(needs) > 2 and needs[2]:
+            db = g.sum(axis=(0, 2, 3))
+        return (dx, dw) + ((db,) if len(needs) > 2 else ())
+
+    @staticmethod
+    def label(attrs):
+        parts = [f"stride={_fmt(attrs.get('stride', 1))}", f"padding={_fmt(attrs.get('padding', 0))}"]
+        if _fmt(attrs.get("dilation", 1)) != "1":
+            parts.append(f"dilation={_fmt(attrs['dilation'])}")
+        if attrs.get("groups", 1) != 1:
+            parts.append(f"groups={attrs['groups']}")
+        return " ".join(parts)
+
+    @staticmethod
+    def samples():
+        def s(x, w, b, label, **kw):
+            args = (randn(*x), randn(*w)) + (() if b is None else (randn(b),))
+            return Sample(args, conv_attrs(**kw), label=label)
+
+        yield s((2, 3, 5, 6), (4, 3, 3, 2), 4, "k3x2-bias")
+        yield s((2, 2, 5, 4), (3, 2, 3, 3), None, "nobias-p1", padding=1)
+        yield s((1, 2, 7, 6), (3, 2, 3, 3), 3, "stride2-p1", stride=2, padding=1)
+        yield s((2, 2, 6, 5), (2, 2, 2, 3), 2, "stride(2,1)-p(1,0)", stride=(2, 1), padding=(1, 0))
+        yield s((1, 2, 7, 7), (2, 2, 3, 2), 2, "dilation2", dilation=2)
+        yield s((1, 2, 6, 7), (2, 2, 2, 3), None, "dil(2,1)-same", dilation=(2, 1), padding="same")
+        yield s((2, 4, 4, 5), (6, 2, 3, 3), 6, "groups2-p1", groups=2, padding=1)
+        yield s((1, 4, 5, 5), (4, 1, 3, 3), None, "depthwise-s2", groups=4, stride=2)
+        yield s((1, 2, 5, 6), (3, 2, 3, 3), 3, "same-k3", padding="same")
+        yield s((1, 2, 5, 4), (2, 2, 2, 4), 2, "same-even-k", padding="same")
+        yield s((1, 2, 5, 6), (2, 2, 3, 2), 2, "valid", padding="valid")
+        yield s((1, 2, 4, 3), (2, 2, 2, 3), 2, "full", padding="full")
+        yield s((2, 1, 6, 6), (2, 1, 3, 3), 2, "s2-floor", stride=2)  # (6-3)//2+1: last row unused
