@@ -5,7 +5,9 @@ Usage: python benchmarks/bench_ops.py [--repeat 15] [--only conv|pool|xent]
 Every case computes all gradients (input, weight, bias). PyTorch runs with as many threads as our
 BLAS (OpenBLAS) uses; NumPy's elementwise work is single-threaded. The upstream gradient is
 ``ones_like(output)`` on both sides (ours then has our output's memory order, as a real upstream
-op's gradient would). torch is imported here only; the package never needs it.
+op's gradient would). Inputs are leaves on both sides (our engine copies the gradient it stores
+in a leaf's ``.grad``, about 0.5-1 ms of the max_pool2d cases). torch is imported here only; the
+package never needs it. On a shared machine, run it when idle: the spread between runs is ~20%.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ import os
 import platform
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -81,7 +84,19 @@ def ours_step(fn: Callable[..., Tensor], leaves: list[Tensor]) -> Callable[[], N
     return step
 
 
-def torch_step(torch, fn, arrays: list[np.ndarray], ints: list[np.ndarray] = ()):  # type: ignore[no-untyped-def]
+def cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def torch_step(torch: Any, fn: Callable[..., Any], arrays: list[np.ndarray],
+               ints: tuple[np.ndarray, ...] = ()) -> Callable[[], None]:
     leaves = [torch.tensor(a, requires_grad=True) for a in arrays]
     consts = [torch.tensor(a) for a in ints]
     g = torch.ones_like(fn(*leaves, *consts))
@@ -94,15 +109,18 @@ def torch_step(torch, fn, arrays: list[np.ndarray], ints: list[np.ndarray] = ())
     return step
 
 
-def cases(torch, which: str | None):  # type: ignore[no-untyped-def]
+Step = Callable[[], None]
+
+
+def cases(torch: Any, which: str | None) -> Iterator[tuple[str, Step, Step | None]]:
     """Yield (label, our step, torch step or None)."""
     rng = np.random.default_rng(0)
-    tf = torch.nn.functional if torch else None
+    tf = torch.nn.functional if torch is not None else None
     if which in (None, "conv"):
         for label, n, ci, co, h, w, k, s, p in CONV_CASES:
             leaves = [_leaf(rng, n, ci, h, w), _leaf(rng, co, ci, k, k), _leaf(rng, co)]
             ours = ours_step(lambda x, wt, b, s=s, p=p: F.conv2d(x, wt, b, stride=s, padding=p), leaves)
-            theirs = torch and torch_step(
+            theirs = None if tf is None else torch_step(
                 torch, lambda x, wt, b, s=s, p=p: tf.conv2d(x, wt, b, stride=s, padding=p),
                 [t.data for t in leaves])
             yield label, ours, theirs
@@ -110,13 +128,15 @@ def cases(torch, which: str | None):  # type: ignore[no-untyped-def]
         for label, shape in POOL_CASES:
             leaves = [_leaf(rng, *shape)]
             ours = ours_step(lambda x: F.max_pool2d(x, 2), leaves)
-            theirs = torch and torch_step(torch, lambda x: tf.max_pool2d(x, 2), [leaves[0].data])
+            theirs = None if tf is None else torch_step(torch, lambda x: tf.max_pool2d(x, 2),
+                                                        [leaves[0].data])
             yield label, ours, theirs
     if which in (None, "xent"):
         for label, n, c in XENT_CASES:
             z, t = _leaf(rng, n, c), rng.integers(0, c, n)
             ours = ours_step(lambda z, t=t: F.cross_entropy(z, t), [z])
-            theirs = torch and torch_step(torch, lambda z, t: tf.cross_entropy(z, t), [z.data], [t])
+            theirs = None if tf is None else torch_step(torch, lambda z, t: tf.cross_entropy(z, t),
+                                                        [z.data], (t,))
             yield label, ours, theirs
 
 
@@ -133,11 +153,11 @@ def main() -> None:
         tver = f"torch {torch.__version__}, {torch.get_num_threads()} threads"
     except ImportError:
         torch, tver = None, "torch not installed"
-    print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs; numpy {np.__version__}, "
+    print(f"# {cpu_name()}, {os.cpu_count()} CPUs; numpy {np.__version__}, "
           f"BLAS threads {threads}; {tver}; float32, forward+backward, median of {args.repeat}")
     print(f"{'case':<30} {'ours ms':>9} {'torch ms':>9} {'ratio':>6}")
     for label, ours, theirs in cases(torch, args.only):
-        if theirs:
+        if theirs is not None:
             us, pt = median_ms([ours, theirs], args.repeat)
             print(f"{label:<30} {us:9.3f} {pt:9.3f} {us / pt:6.2f}")
         else:

@@ -5,6 +5,7 @@ Usage:
     python benchmarks/bench_train.py --steps 50      # more timed steps per model
     python benchmarks/bench_train.py --accuracy      # seed_cnn, 3 epochs: Fashion-MNIST and mnist-sample
                                                      # (and MNIST when it is on this machine); minutes
+    python benchmarks/bench_train.py --accuracy --batch-size 16 --lr 0.01   # other hyperparameters
 
 Step: one SGD step (momentum 0.9, lr 0.05) on a batch of 64 random 1x28x28 float32 images with
 cross-entropy: forward, backward, update. Each (framework, model) pair runs in its own
@@ -143,7 +144,9 @@ def speed_table(steps: int, threads: int | None) -> None:
     print("ratio = ours / torch (lower is better for us); MB = peak RSS of the whole process")
 
 
-def accuracy(epochs: int, out_root: str) -> None:
+def accuracy(epochs: int, out_root: str, **hp) -> None:
+    """seed_cnn for ``epochs`` on each dataset; ``hp`` (lr, batch_size, ...: None = CLI default) to all."""
+    from tinygrad_conv.checkpoint import load_checkpoint
     from tinygrad_conv.data import find_dataset
     from tinygrad_conv.train import run_train
 
@@ -154,9 +157,11 @@ def accuracy(epochs: int, out_root: str) -> None:
     for ds, target in runs:
         t = time.perf_counter()
         hist = run_train(dataset=ds, model="seed_cnn", epochs=epochs, out=f"{out_root}/seed_cnn-{ds}",
-                         quiet=True)
+                         quiet=True, **hp)
         rows.append((ds, hist[-1]["test_acc"], target, time.perf_counter() - t))
-    print(f"\nseed_cnn, {epochs} epochs, SGD lr 0.05 momentum 0.9, batch 64, seed 0")
+    cfg = load_checkpoint(f"{out_root}/seed_cnn-{runs[0][0]}/checkpoint.npz").config
+    keys = ("optimizer", "lr", "momentum", "batch_size", "schedule", "seed")
+    print(f"\nseed_cnn, {epochs} epochs, " + ", ".join(f"{k} {cfg[k]}" for k in keys))
     print(f"{'dataset':<14} {'test acc':>9} {'target':>7} {'met':>4} {'seconds':>8}")
     for ds, acc, target, secs in rows:
         print(f"{ds:<14} {acc:9.2%} {target:7.0%} {'yes' if acc >= target else 'NO':>4} {secs:8.0f}")
@@ -169,12 +174,16 @@ def main() -> None:
     ap.add_argument("--accuracy", action="store_true", help="train seed_cnn and report test accuracy instead")
     ap.add_argument("--epochs", type=int, default=3)
     ap.add_argument("--out", default="runs/bench", help="run directories for --accuracy")
+    for flag, typ in (("--lr", float), ("--batch-size", int), ("--optimizer", str), ("--schedule", str),
+                      ("--seed", int)):
+        ap.add_argument(flag, type=typ, help="--accuracy: as for `tinygrad-conv train`")
     ap.add_argument("--child", nargs=2, metavar=("FRAMEWORK", "MODEL"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
         child(args.child[0], args.child[1], args.steps, args.threads)
     elif args.accuracy:
-        accuracy(args.epochs, args.out)
+        accuracy(args.epochs, args.out, lr=args.lr, batch_size=args.batch_size, optimizer=args.optimizer,
+                 schedule=args.schedule, seed=args.seed)
     else:
         speed_table(args.steps, args.threads)
 

@@ -228,3 +228,21 @@ def test_bad_input_errors(xs, ws, bs, kw, match):
 def test_groups_type_error():
     with pytest.raises((TypeError, ValueError), match="^conv2d: groups"):
         F.conv2d(np.zeros((1, 2, 3, 3)), np.zeros((2, 1, 1, 1)), groups=1.5)
+
+
+def test_large_stride1_input_gradient_path_matches_col2im():
+    """Big stride-1 layers compute dx with one GEMM per kernel offset; it must equal col2im(W^T g)."""
+    from tinygrad_conv.ops import conv as conv_ops
+
+    rng = np.random.default_rng(6)
+    x = Tensor(rng.standard_normal((8, 16, 24, 24)), requires_grad=True)
+    w = rng.standard_normal((8, 16, 3, 3))
+    y = F.conv2d(x, w, padding=1)
+    geo = y.node.saved[0]
+    assert conv_ops.use_per_offset_dx(geo, 1, 8 * 24 * geo.col_w * 8)
+    g = rng.standard_normal(y.shape)
+    y.backward(g)
+    gw = np.zeros((8, 8, 24, geo.col_w))
+    gw[..., :24] = g.transpose(1, 0, 2, 3)
+    want = conv_ops.col2im(w.reshape(8, -1).T @ gw.reshape(8, -1), geo)
+    np.testing.assert_allclose(x.grad, want, rtol=1e-10, atol=1e-10)

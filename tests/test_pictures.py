@@ -178,7 +178,7 @@ def test_layer_norm_logger_during_fit_and_resume(tmp_path):
     assert all(0 < float(v) < 1e3 for r in rows for k, v in r.items() if k != "epoch")
     assert float(rows[1]["weight_norm/fc"]) == pytest.approx(P.layer_norms(model)["weight_norm/fc"], rel=1e-5)
     # a resumed run keeps earlier epochs and appends
-    again = P.LayerNormLogger(model, path)
+    again = P.LayerNormLogger(model, path, resume=True)
     for p in model.parameters():
         p.grad = np.ones_like(p.data)
     again(2, 0)
@@ -186,6 +186,10 @@ def test_layer_norm_logger_during_fit_and_resume(tmp_path):
     rows = list(csv.DictReader(path.open()))
     assert [r["epoch"] for r in rows] == ["1", "2", "3"]
     assert float(rows[2]["grad_norm/conv1"]) == pytest.approx(math.sqrt(model.conv1.weight.size + 4))
+    fresh = P.LayerNormLogger(model, path)  # not resuming: the old rows go
+    fresh(0, 0)
+    fresh.close()
+    assert [r["epoch"] for r in csv.DictReader(path.open())] == ["1"]
 
 
 def test_mosaic_layout():
@@ -235,7 +239,8 @@ def test_each_picture_is_a_valid_png(name, seed_setup, tmp_path):
     (lambda m, d: P.plot_feature_maps(m, np.zeros((1, 28, 28), np.float32), d / "a.png"),
      "plot_feature_maps: MLP has no conv or pool layer"),
     (lambda m, d: P.plot_filter_summary(m, d / "a.png"), "plot_filter_summary: MLP has no conv layer"),
-    (lambda m, d: P.explain_conv_output(m, np.zeros((1, 28, 28), np.float32)), "explain_conv_output: MLP has no"),
+    (lambda m, d: P.explain_conv_output(m, np.zeros((1, 28, 28), np.float32)),
+     "explain_conv_output: MLP has no"),
     (lambda m, d: P.plot_layer_norms(_write(d / "m.csv", "epoch,train_loss\n1,2.0\n"), d / "a.png"),
      "plot_layer_norms: .*m.csv has no 'grad_norm/<layer>'"),
     (lambda m, d: P.saliency(m, np.zeros((28, 28), np.float32)), r"saliency: image must be \(C, H, W\)"),
@@ -265,10 +270,13 @@ def test_inspect_end_to_end(tmp_path, capsys):
     run = tmp_path / "run"
     assert main(["train", "--dataset", "mnist-sample", "--limit", "64", "--epochs", "1", "--batch-size", "32",
                  "--out", str(run), "--quiet"]) == 0
-    if not (run / "layer_norms.csv").exists():  # train does not log norms itself (yet): add a log
-        _norms_csv(run / "layer_norms.csv")
+    for name in ("filters.png", "feature_maps.png"):  # train draws these at the end of the run
+        assert_png(run / name)
+    rows = list(csv.DictReader((run / "layer_norms.csv").open()))  # and logs per-layer norms
+    assert [r["epoch"] for r in rows] == ["1"] and float(rows[0]["grad_norm/conv1"]) > 0
     out = tmp_path / "look"
-    assert main(["inspect", str(run / "checkpoint.npz"), "--image", "2", "--limit", "60", "--out", str(out)]) == 0
+    args = ["inspect", str(run / "checkpoint.npz"), "--image", "2", "--limit", "60", "--out", str(out)]
+    assert main(args) == 0
     pngs = sorted(p.name for p in out.glob("*.png"))
     assert pngs == sorted(["filters.png", "filter_summary.png", "feature_maps.png", "saliency.png",
                            "explain_conv.png", "layer_norms.png", "confusion_matrix.png", "curves.png"])
@@ -277,8 +285,9 @@ def test_inspect_end_to_end(tmp_path, capsys):
     page = (out / "index.html").read_text()
     assert sorted(re.findall(r'<img src="([^"]+)"', page)) == pngs
     assert "Not drawn" not in page and "test image #2" in page
-    m = re.search(r"sum to ([+-][\d.]+); plus the bias ([+-][\d.]+) that is ([+-][\d.]+), and the layer's "
-                  r"actual output is ([+-][\d.]+)", page.replace("&#x27;", "'"))
+    num = r"([+-]\d+\.\d+)"
+    m = re.search(rf"sum to {num}; plus the bias {num} that is {num}, and the layer's actual output is {num}",
+                  page.replace("&#x27;", "'"))
     assert m and float(m.group(3)) == pytest.approx(float(m.group(4)), abs=2e-4)
     assert float(m.group(1)) + float(m.group(2)) == pytest.approx(float(m.group(3)), abs=2e-4)
     assert "open " in capsys.readouterr().out
@@ -287,3 +296,6 @@ def test_inspect_end_to_end(tmp_path, capsys):
     assert main(["inspect", str(run), "--image", "100000"]) == 2
     assert "inspect: image index 100000 out of range" in capsys.readouterr().err
     assert main(["inspect", str(tmp_path / "nope.npz")]) == 2
+    assert main(["inspect", str(run), "--layer", "fc"]) == 2
+    err = capsys.readouterr().err
+    assert "inspect: --layer 'fc' is not a Conv2d of seed_cnn; conv layers: conv1, conv2" in err

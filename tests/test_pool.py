@@ -52,6 +52,9 @@ CONFIGS = [
     ((1, 3, 5, 5), (3, 3), (2, 2), (1, 1)),
     ((1, 1, 7, 7), (2, 2), (3, 3), (1, 0)),  # gaps between windows
     ((1, 2, 4, 4), (4, 4), (4, 4), (2, 2)),
+    ((3, 2, 5, 5), (3, 3), (1, 1), (1, 1)),  # overlapping and padded, N and C > 1
+    ((2, 2, 6, 9), (3, 3), (3, 3), (0, 0)),  # tiling exactly with 3x3 windows
+    ((2, 3, 6, 4), (3, 2), (3, 2), (0, 0)),  # tiling exactly, non-square
 ]
 
 
@@ -59,9 +62,10 @@ def _attrs(k, s, p):
     return {"kernel_size": k, "stride": s, "padding": p}
 
 
+@pytest.mark.parametrize("cnhw", [False, True])
 @pytest.mark.parametrize("values", ["random", "ties", "relu"])
 @pytest.mark.parametrize("xs,k,s,p", CONFIGS)
-def test_max_pool_forward_and_first_max_routing(xs, k, s, p, values):
+def test_max_pool_forward_and_first_max_routing(xs, k, s, p, values, cnhw):
     rng = np.random.default_rng(0)
     if values == "random":
         x = rng.standard_normal(xs)
@@ -69,6 +73,8 @@ def test_max_pool_forward_and_first_max_routing(xs, k, s, p, values):
         x = rng.integers(0, 3, xs).astype(np.float64)  # many tied maxima
     else:
         x = np.maximum(rng.standard_normal(xs), 0.0)  # after ReLU: all-zero windows are common
+    if cnhw:  # channel-major memory, as conv2d's output
+        x = np.ascontiguousarray(x.transpose(1, 0, 2, 3)).transpose(1, 0, 2, 3)
     xt = Tensor(x, requires_grad=True)
     y = F.max_pool2d(xt, k, s, p)
     g = rng.standard_normal(y.shape)
@@ -132,18 +138,30 @@ def test_float32_preserved(pool):
         assert x.grad.dtype == np.float32
 
 
-def test_pool_of_conv_output_memory_order():
-    """conv2d returns a (C, N, H, W)-ordered view; pooling it gives the same numbers as a copy."""
+@pytest.mark.parametrize("order", ["conv-view", "cnhw", "nchw"])
+def test_max_pool_memory_orders_with_ties(order):
+    """conv2d hands back (C, N, H, W)-ordered views; every order must give the reference numbers
+    (pooling then works on the (C, N, H, W) transpose)."""
     rng = np.random.default_rng(3)
     x = Tensor(rng.standard_normal((3, 2, 6, 6)), requires_grad=True)
     h = F.conv2d(x, rng.standard_normal((4, 2, 3, 3)), padding=1)
-    assert not h.data.flags.c_contiguous
     plain = np.ascontiguousarray(h.data)
+    plain[:, :, ::2, ::2] = plain[:, :, 1::2, 1::2] = 0.5  # ties in every window
+    if order == "conv-view":
+        h.data[...] = plain
+    else:
+        arr = plain.copy()
+        if order == "cnhw":
+            arr = np.ascontiguousarray(arr.transpose(1, 0, 2, 3)).transpose(1, 0, 2, 3)
+        h = Tensor(arr, requires_grad=True)
+    h.retain_grad()
     g = rng.standard_normal((3, 4, 3, 3))
     y = F.max_pool2d(h, 2)
-    np.testing.assert_array_equal(y.data, F.max_pool2d(plain, 2).data)
+    assert y.node.saved[1] == (order != "nchw")  # pooled in (C, N, H, W) order when laid out so
+    want_y, want_dx = ref_max_pool(plain, g, (2, 2), (2, 2), (0, 0))
+    np.testing.assert_array_equal(y.data, want_y)
     y.backward(g)
-    assert x.grad.shape == x.shape
+    np.testing.assert_allclose(h.grad, want_dx, rtol=1e-12, atol=1e-12)
 
 
 def test_max_pool_gradcheck_overlap_and_padding():

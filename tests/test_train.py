@@ -37,7 +37,8 @@ def make(seed=0, lr=0.05):
 
 
 TRAIN, TEST = blobs(192, 1), blobs(96, 2)
-KW = dict(epochs=3, batch_size=32, seed=5, quiet=True, curves=False, log=lambda s: None)
+KW = dict(epochs=3, batch_size=32, seed=5, quiet=True, curves=False, log=lambda s: None,
+          lr_schedule=lambda t: 0.05 * (1 - t / 4))  # changes every batch: resume must land on the same lr
 
 
 def states_equal(a, b):
@@ -178,10 +179,11 @@ def test_default_dataset_falls_back_to_mnist_sample(tmp_path, monkeypatch):
 def test_fashion_mnist_short_real_run(tmp_path):
     """CI installs Debian's dataset-fashion-mnist: a short real-data run and its evaluation."""
     lines = []
-    hist = run_train(dataset="fashion-mnist", model="seed_cnn", epochs=1, limit=1500, data_dir=str(tmp_path),
+    # the MLP: evaluating all 10,000 test images twice stays quick (seed_cnn runs in the CLI test)
+    hist = run_train(dataset="fashion-mnist", model="mlp", epochs=1, limit=3000, data_dir=str(tmp_path),
                      out=str(tmp_path / "run"), quiet=True, log=lines.append)
     assert any(ln.startswith("dataset fashion-mnist from /usr/share/datasets/fashion-mnist") for ln in lines)
-    assert hist[0]["test_acc"] > 0.6  # chance is 0.1; ~0.7 after 1,500 images
+    assert hist[0]["test_acc"] > 0.65  # chance is 0.1; 0.74 measured
     res = evaluate(tmp_path / "run" / "checkpoint.npz")
     assert res["n"] == 10000 and res["acc"] == pytest.approx(hist[0]["test_acc"])
     assert res["class_names"][9] == "Ankle boot" and res["per_class_acc"].shape == (10,)

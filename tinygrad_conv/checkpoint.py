@@ -121,6 +121,7 @@ def plot_curves(history: list[dict], path: str | os.PathLike) -> bool:
     try:  # Figure + Agg canvas directly: no pyplot state, no global backend switch
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
+        from matplotlib.ticker import MaxNLocator
     except ImportError:
         return False
     ep = [r["epoch"] for r in history]
@@ -135,6 +136,7 @@ def plot_curves(history: list[dict], path: str | os.PathLike) -> bool:
             if not np.isnan(vals).all():
                 ax.plot(ep, vals, style, label=split)
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
         ax.legend()

@@ -66,9 +66,9 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 def _cmd_inspect(args: argparse.Namespace) -> int:
     from .inspect_model import run_inspect
 
-    return _report_errors("inspect", lambda: run_inspect(args.checkpoint, image=args.image, dataset=args.dataset,
-                                                         data_dir=args.data_dir, out=args.out, limit=args.limit,
-                                                         layer=args.layer))
+    return _report_errors("inspect", lambda: run_inspect(
+        args.checkpoint, image=args.image, dataset=args.dataset, data_dir=args.data_dir, out=args.out,
+        limit=args.limit, layer=args.layer))
 
 
 def _report_errors(cmd: str, fn) -> int:
@@ -100,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--momentum", type=float, help="SGD momentum (default 0.9)")
     t.add_argument("--weight-decay", type=float, help="default 0")
     t.add_argument("--optimizer", choices=["sgd", "adam"], help="default sgd")
+    t.add_argument("--schedule", choices=["none", "cosine"], help="default cosine (lr -> 0 over the run)")
     t.add_argument("--seed", type=int, help="fixes initial weights and batch order (default 0)")
     t.add_argument("--limit", type=int, help="train on the first N images only (quick runs)")
     t.add_argument("--data", dest="data_dir", metavar="DIR", help="directory holding the IDX files")
@@ -124,10 +125,11 @@ def build_parser() -> argparse.ArgumentParser:
     gr.add_argument("--out", default="graph.svg",
                     help="output file: .svg, .png, .pdf or .dot (.dot needs no Graphviz)")
     gr.set_defaults(func=_cmd_graph)
-    ins = sub.add_parser("inspect", help="pictures of a trained checkpoint (filters, feature maps, saliency, ...) "
-                                         "+ index.html")
+    ins = sub.add_parser("inspect", help="pictures of a trained checkpoint (filters, feature maps, saliency, "
+                                         "...) + index.html")
     ins.add_argument("checkpoint", help="a checkpoint.npz written by train, or its run directory")
-    ins.add_argument("--image", type=int, default=0, metavar="INDEX", help="test image to look at (default 0)")
+    ins.add_argument("--image", type=int, default=0, metavar="INDEX",
+                     help="test image to look at (default 0)")
     ins.add_argument("--dataset", choices=["mnist", "fashion-mnist", "mnist-sample"],
                      help="default: the checkpoint's dataset")
     ins.add_argument("--data", dest="data_dir", metavar="DIR", help="directory holding the IDX files")

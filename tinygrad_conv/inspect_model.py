@@ -87,6 +87,10 @@ def inspect_checkpoint(
     log = log or (lambda s: None)
     ck_path = _checkpoint_path(checkpoint)
     net, ck, cfg = load_model(ck_path, model)
+    convs = [n for n, _ in P.conv_layers(net)]
+    if layer is not None and layer not in convs:
+        raise ValueError(f"inspect: --layer {layer!r} is not a Conv2d of {cfg.get('model', model)}; "
+                         f"conv layers: {', '.join(convs) or 'none'}")
     ds = dataset or cfg.get("dataset")
     if not ds:
         raise ValueError(f"inspect: {ck_path} has no config.dataset entry; pass the dataset (--dataset)")
@@ -137,7 +141,8 @@ def inspect_checkpoint(
         ("filter_summary.png", "Later conv layers",
          lambda p: P.plot_filter_summary(net, p),
          lambda: "Left: L2 norm of each (output, input) channel kernel, i.e. which earlier feature maps "
-                 "an output channel listens to. Right: each output channel's kernel averaged over its inputs."),
+                 "an output channel listens to. Right: each output channel's kernel averaged over its "
+                 "inputs."),
         ("feature_maps.png", "Feature maps",
          lambda p: P.plot_feature_maps(net, image, p, label=f"#{image_index}, class {names[label]}"),
          lambda: f"The output of every conv and pool layer for {what}, captured with forward hooks; "
@@ -153,7 +158,8 @@ def inspect_checkpoint(
         ("layer_norms.png", "Gradient flow",
          norms,
          lambda: "Per-layer L2 norm of the gradient (mean over each epoch's steps) and of the weights, "
-                 "per epoch. Gradients orders of magnitude smaller in early layers would mean they learn slowly."),
+                 "per epoch. Gradients orders of magnitude smaller in early layers would mean they learn "
+                 "slowly."),
         ("confusion_matrix.png", "Confusion matrix",
          lambda p: P.plot_confusion_matrix(net, x_cm, y_cm, p, class_names=names, num_classes=len(names)),
          lambda: f"Rows: true class, columns: predicted class, over {len(y_cm)} {ds} test images."),
@@ -200,7 +206,8 @@ def write_index(res: InspectResult, title: str = "tinygrad_conv: a look inside")
         "</head><body>", f"<h1>{esc(title)}</h1>", f"<p>{esc(res.summary)}</p>",
     ]
     for fname, (_, head, caption) in res.pictures.items():
-        parts += [f'<figure id="{esc(fname)}"><h2>{esc(head)}</h2>', f'<img src="{esc(fname)}" alt="{esc(head)}">',
+        parts += [f'<figure id="{esc(fname)}"><h2>{esc(head)}</h2>',
+                  f'<img src="{esc(fname)}" alt="{esc(head)}">',
                   f"<figcaption>{esc(caption)}</figcaption></figure>"]
     if res.skipped:
         parts.append("<h2>Not drawn</h2><ul>")

@@ -10,6 +10,7 @@ an uninterrupted one. ``run_train`` / ``run_evaluate`` are what ``tinygrad-conv 
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 from collections.abc import Callable
@@ -51,6 +52,7 @@ class TrainConfig:
     optimizer: str = "sgd"
     seed: int = 0
     limit: int = 0  # train on the first `limit` images only; 0 = all
+    schedule: str = "cosine"  # or 'none'; cosine: lr decays to 0 over the run, updated every batch
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
@@ -68,6 +70,15 @@ def make_optimizer(params, cfg: TrainConfig):
     if cfg.optimizer == "adam":
         return optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     raise ValueError(f"make_optimizer: unknown optimizer {cfg.optimizer!r}; known: sgd, adam")
+
+
+def make_schedule(cfg: TrainConfig) -> Callable[[float], float] | None:
+    """lr as a function of fractional epoch (epoch + batch / batches) for ``cfg.schedule``, or None."""
+    if cfg.schedule == "none":
+        return None
+    if cfg.schedule == "cosine":
+        return lambda t: 0.5 * cfg.lr * (1.0 + math.cos(math.pi * min(t / cfg.epochs, 1.0)))
+    raise ValueError(f"make_schedule: unknown schedule {cfg.schedule!r}; known: none, cosine")
 
 
 def build(cfg: TrainConfig):
@@ -108,6 +119,7 @@ def fit(model, optimizer, train: tuple[np.ndarray, np.ndarray],
         test: tuple[np.ndarray, np.ndarray] | None = None, *, epochs: int, batch_size: int = 64,
         seed: int = 0, out_dir: str | os.PathLike | None = None,
         config: TrainConfig | None = None, resume: bool = False, quiet: bool = False, curves: bool = True,
+        lr_schedule: Callable[[float], float] | None = None,
         on_batch: Callable[[int, int, float], None] | None = None,
         log: Callable[[str], None] | None = None) -> list[dict[str, float]]:
     """Train ``model`` with cross-entropy on ``train = (x (N, C, H, W) float32, y (N,) int64)`` to ``epochs``.
@@ -116,8 +128,8 @@ def fit(model, optimizer, train: tuple[np.ndarray, np.ndarray],
     summary line through ``log``, and, with ``out_dir``: ``checkpoint.npz``, ``metrics.csv`` and
     ``curves.png`` (unless ``curves`` is false). ``resume`` continues from ``out_dir/checkpoint.npz``
     (``epochs`` counts the total). ``on_batch(epoch, batch_index, loss)`` runs after every
-    optimizer step. Train loss/accuracy are running means over the epoch's batches.
-    Returns the history: one dict per epoch (METRICS keys).
+    optimizer step; ``lr_schedule(fractional_epoch)`` sets the lr before each. Train loss/accuracy
+    are running means over the epoch's batches. Returns the history: one dict per epoch (METRICS keys).
     """
     from tqdm.auto import tqdm
 
@@ -151,6 +163,8 @@ def fit(model, optimizer, train: tuple[np.ndarray, np.ndarray],
         with tqdm(loader, total=len(loader), desc=f"epoch {epoch + 1}/{epochs}", unit="batch",
                   disable=quiet, leave=False, dynamic_ncols=True) as bar:
             for i, (xb, yb) in enumerate(bar):
+                if lr_schedule is not None:  # a pure function of position: resumes exactly
+                    optimizer.lr = lr_schedule(epoch + i / len(loader))
                 logits = model(Tensor(xb))
                 loss = F.cross_entropy(logits, yb)
                 optimizer.zero_grad()
@@ -242,15 +256,16 @@ def _load_train_data(dataset: str | None, data_dir, log: Callable[[str], None]):
 def run_train(*, dataset: str | None = None, model: str | None = None, epochs: int | None = None,
               batch_size: int | None = None, lr: float | None = None, momentum: float | None = None,
               weight_decay: float | None = None, optimizer: str | None = None, seed: int | None = None,
-              limit: int | None = None, data_dir: str | None = None, out: str | None = None,
-              resume: bool = False, quiet: bool = False, log: Callable[[str], None] = print) -> list[dict]:
+              limit: int | None = None, schedule: str | None = None, data_dir: str | None = None,
+              out: str | None = None, resume: bool = False, quiet: bool = False,
+              log: Callable[[str], None] = print) -> list[dict]:
     """``tinygrad-conv train``: None means the default, or the checkpoint's value when resuming.
 
     Writes to ``out`` (default ``runs/<model>-<dataset>``); returns the history.
     """
     given = {k: v for k, v in dict(dataset=dataset, model=model, epochs=epochs, batch_size=batch_size, lr=lr,
                                     momentum=momentum, weight_decay=weight_decay, optimizer=optimizer,
-                                    seed=seed, limit=limit).items() if v is not None}
+                                    seed=seed, limit=limit, schedule=schedule).items() if v is not None}
     name = given.get("model", TrainConfig.model)
     if resume:
         if out is None:  # the default run directory of whichever dataset has a checkpoint
@@ -273,9 +288,18 @@ def run_train(*, dataset: str | None = None, model: str | None = None, epochs: i
     mdl, opt = build(cfg)
     n_par = sum(p.size for p in mdl.parameters())
     log(f"training {cfg.model} ({n_par:,} parameters) on {ds}: {len(x_tr)} train / {len(x_te)} test images, "
-        f"{cfg.optimizer} lr={cfg.lr} batch={cfg.batch_size} seed={cfg.seed}, {cfg.epochs} epochs -> {out}")
+        f"{cfg.optimizer} lr={cfg.lr}{' cosine' if cfg.schedule == 'cosine' else ''} batch={cfg.batch_size} "
+        f"seed={cfg.seed}, {cfg.epochs} epochs -> {out}")
+    # pictures (tinygrad_conv.viz.pictures): per-layer norms every epoch -> layer_norms.csv for `inspect`
+    from .viz.pictures import LayerNormLogger, save_run_pictures
+    norms = LayerNormLogger(mdl, Path(out) / "layer_norms.csv", resume=resume)
     hist = fit(mdl, opt, (x_tr, y_tr), (x_te, y_te), epochs=cfg.epochs, batch_size=cfg.batch_size,
-               seed=cfg.seed, out_dir=out, config=cfg, resume=resume, quiet=quiet, log=log)
+               seed=cfg.seed, out_dir=out, config=cfg, resume=resume, quiet=quiet, log=log,
+               lr_schedule=make_schedule(cfg), on_batch=norms)
+    norms.close()
+    pics = save_run_pictures(mdl, x_te[0], out)  # filters.png, feature_maps.png (needs matplotlib)
+    if pics:
+        log(f"wrote {', '.join(str(p) for p in pics)}; see more with: tinygrad-conv inspect {out}")
     if hist:
         log(f"final test accuracy {hist[-1]['test_acc']:.2%}; "
             f"wrote {out}/checkpoint.npz, metrics.csv, curves.png")

@@ -1,10 +1,17 @@
 """conv2d (cross-correlation, NCHW activations, OIHW weights) with its im2col / col2im helpers.
 
-Layout choice, for speed: columns are built as (C*kh*kw, N*Ho*Wo), the layout NumPy copies
-fastest, so the forward GEMM ``W (O, C*kh*kw) @ cols`` yields (O, N*Ho*Wo). The output is handed
-back as an (N, O, Ho, Wo) *view* of that buffer (memory order C, N, H, W), which saves a copy; the
-upstream gradient usually arrives in that same memory order, so ``g.transpose(1, 0, 2, 3)`` is free.
-The only Python loops run over the kh*kw kernel offsets.
+Layout choices, for speed (the only Python loops run over the kh*kw kernel offsets):
+
+- Columns are built as (C*kh*kw, N*Ho*Wo), the layout NumPy copies fastest, so the forward GEMM
+  ``W (O, C*kh*kw) @ cols`` yields (O, N*Ho*Wo). They are kept for the weight gradient.
+- The output is handed back as an (N, O, Ho, Wo) *view* of that buffer (memory order C, N, H, W),
+  which saves a copy; the upstream gradient usually arrives in that same memory order, so
+  ``g.transpose(1, 0, 2, 3)`` is free.
+- Stride 1 ("row_flat"): every output row is computed Wp wide instead of Wo (the kw - 1 extra
+  columns are dropped), so each kernel offset's columns are contiguous runs of the padded input:
+  plain block copies instead of strided gathers, for a few percent more GEMM work.
+- dx skips the column gradient when it would be large: one GEMM per kernel offset, added at that
+  offset's shift (fresh memory costs page faults on small VMs).
 """
 
 from __future__ import annotations
@@ -212,6 +219,37 @@ def col2im(cols: np.ndarray, geo: ConvGeometry) -> np.ndarray:
     return dxp[:, :, pt:pt + H, pl:pl + W].transpose(1, 0, 2, 3)
 
 
+def use_per_offset_dx(geo: ConvGeometry, groups: int, col_bytes: int) -> bool:
+    """Per-offset GEMMs pay off once their M (= C/groups) is not tiny and the column gradient they
+    avoid (C*kh*kw rows of ``col_bytes``) is big: fresh memory costs page faults. Measured on 2 cores."""
+    C = geo.x_shape[1]
+    return geo.row_flat and C // groups >= 16 and C * geo.kh * geo.kw * col_bytes >= 4 << 20
+
+
+def _dx_per_offset(wm: np.ndarray, gt: np.ndarray, geo: ConvGeometry) -> np.ndarray:
+    """dx for stride 1 (row_flat) without the (C*kh*kw, N*Ho*Wp) column gradient: one GEMM per
+    kernel offset into a reused buffer, added into the flat input gradient at that offset's shift.
+    Same FLOPs as col2im(W^T @ g), a kh*kw times smaller buffer (fresh memory is costly)."""
+    N, C, H, W = geo.x_shape
+    pt, _, pl, _ = geo.pads
+    Hp, Wp = geo.padded_hw
+    Ho, Wc = geo.out_hw[0], geo.col_w
+    G, Og, _ = wm.shape
+    Cg = C // G
+    w5 = wm.reshape(G, Og, Cg, geo.kh, geo.kw)
+    extra = 1 if geo.kw > 1 else 0
+    dxf = np.zeros((G, Cg, N, (Hp + extra) * Wp), dtype=np.result_type(wm, gt))
+    tmp = np.empty((G, Cg, gt.shape[-1]), dtype=dxf.dtype)
+    L = Ho * Wc
+    for i in range(geo.kh):
+        for j in range(geo.kw):
+            o = i * geo.dilation[0] * Wc + j * geo.dilation[1]
+            np.matmul(w5[:, :, :, i, j].transpose(0, 2, 1), gt, out=tmp)
+            dxf[:, :, :, o:o + L] += tmp.reshape(G, Cg, N, L)
+    dxp = dxf.reshape(C, N, Hp + extra, Wp)
+    return dxp[:, :, pt:pt + H, pl:pl + W].transpose(1, 0, 2, 3)
+
+
 def _fmt(v: Any) -> str:
     if isinstance(v, tuple) and len(v) == 2 and v[0] == v[1]:
         return str(v[0])
@@ -269,8 +307,11 @@ class Conv2d(Op):
             c3 = cols.reshape(G, cols.shape[0] // G, -1)
             dw = np.matmul(gt, c3.transpose(0, 2, 1)).reshape(w_shape)
         if needs[0]:
-            dcols = np.matmul(wm.transpose(0, 2, 1), gt)  # (G, K, N*Ho*col_w)
-            dx = col2im(dcols.reshape(-1, dcols.shape[-1]), geo)
+            if use_per_offset_dx(geo, G, gt.shape[-1] * gt.itemsize):
+                dx = _dx_per_offset(wm, gt, geo)
+            else:
+                dcols = np.matmul(wm.transpose(0, 2, 1), gt)  # (G, K, N*Ho*col_w)
+                dx = col2im(dcols.reshape(-1, dcols.shape[-1]), geo)
         if len(needs) > 2 and needs[2]:
             db = g.sum(axis=(0, 2, 3))
         return (dx, dw) + ((db,) if len(needs) > 2 else ())

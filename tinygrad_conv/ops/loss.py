@@ -150,29 +150,30 @@ class CrossEntropy(Op):
         else:
             loss = qsum * lse - qz
         if any(ctx.needs_input_grad):
-            p /= s[:, None]
             # dL/dtarget = -(1 - eps) * log softmax; sh still holds the shifted logits here
             logp = sh - lse[:, None] if not classes and ctx.needs_input_grad[1] else None
-            ctx.save(p, None if classes else q, None if classes else qsum, logp)
+            # exp and its row sums, not softmax: the VJP folds the division into its one pass
+            ctx.save(p, s, None if classes else q, None if classes else qsum, logp)
         return _reduce(loss, reduction, z.dtype)
 
     @staticmethod
     def vjp(ctx, g):
-        p, q, qsum, logp = ctx.saved
-        z, t = (i.data for i in ctx.inputs)
+        e, s, q, qsum, logp = ctx.saved
+        t = ctx.inputs[1].data
         red, eps = ctx.attrs.get("reduction", "mean"), ctx.attrs.get("label_smoothing", 0.0)
-        N, C = p.shape
-        scale = _scale(g, red, N)
+        N, C = e.shape
+        scale = _scale(g, red, N)  # scalar, or (N, 1) for 'none'
+        per_row = scale[:, 0] if red == "none" else scale
         dz = dt = None
         if ctx.needs_input_grad[0]:
-            if q is None:
-                dz = p * scale
-                rows = np.arange(N)
-                dz[rows, t] -= (1 - eps) * (scale[:, 0] if red == "none" else scale)
+            if q is None:  # softmax * scale - (1 - eps) * onehot * scale - eps / C * scale
+                dz = e * (per_row / s)[:, None]
+                dz[np.arange(N), t] -= (1 - eps) * per_row
                 if eps:
                     dz -= (eps / C) * scale
-            else:
-                dz = (p * qsum[:, None] - q) * scale
+            else:  # softmax * sum(q) * scale - q * scale
+                dz = e * (qsum * per_row / s)[:, None]
+                dz -= q * scale
         if len(ctx.needs_input_grad) > 1 and ctx.needs_input_grad[1]:
             dt = -(1 - eps) * logp * scale
         return dz, dt

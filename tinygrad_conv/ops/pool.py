@@ -4,6 +4,12 @@ Both work on the kh*kw strided views of the (padded) input, one per kernel offse
 of those views is the pooled output (about 20x faster than reshape().max(), and it works for any
 stride). Gradients are scattered back by looping over the same offsets: plain assignment when the
 windows cannot overlap (stride >= kernel), adding otherwise. No np.add.at, no argmax.
+
+max_pool2d's gradient goes to each window's first maximum (PyTorch's rule). The forward keeps
+only boolean "first max" masks, one per kernel offset but the first. NumPy's arithmetic is several
+times slower on strided views than on contiguous arrays (its copies are not), so with a gradient
+pending the forward first copies the windows into contiguous arrays; windows that tile the input
+exactly (the usual 2x2 / stride 2) go in two stages, columns within a row then rows.
 """
 
 from __future__ import annotations
@@ -101,6 +107,99 @@ def _fill_value(dtype: np.dtype) -> float | int:
     return -np.inf if dtype.kind == "f" else np.iinfo(dtype).min
 
 
+def _max_of(views: list[np.ndarray]) -> np.ndarray:
+    """Elementwise max of same-shape views, as a new array (NaN propagates, as PyTorch)."""
+    out = views[0].copy() if len(views) == 1 else np.maximum(views[0], views[1])
+    for v in views[2:]:
+        np.maximum(out, v, out=out)
+    return out
+
+
+def _cn_order(x: np.ndarray) -> bool:
+    """True when x (N, C, H, W) is laid out channel-major, as conv2d hands back its output; pooling
+    treats N and C alike, so it then works on the (C, N, H, W) transpose to keep the order."""
+    return x.shape[0] > 1 and x.shape[1] > 1 and x.strides[1] > x.strides[0]
+
+
+def _tiled_base(x: np.ndarray, geo: PoolGeometry) -> np.ndarray | None:
+    """x as a C-contiguous (A, B, H, W) array when the windows tile it exactly (the usual 2x2 /
+    stride 2 case); None otherwise."""
+    (kh, kw), (Ho, Wo) = geo.kernel, geo.out_hw
+    ok = geo.padding == (0, 0) and geo.stride == geo.kernel and x.shape[2:] == (Ho * kh, Wo * kw)
+    return x if ok and x.flags.c_contiguous else None
+
+
+def _first_max_masks(cands: list[np.ndarray], best: np.ndarray) -> list[np.ndarray]:
+    """Boolean masks for candidates 1..n-1: candidate k holds ``best`` and no earlier one does.
+    Candidate 0 takes the rest. For two candidates this is a single compare."""
+    if len(cands) == 2:
+        return [cands[1] > cands[0]]  # the second wins only when strictly greater
+    masks, taken = [], cands[0] == best
+    for c in cands[1:]:
+        m = c == best
+        m &= ~taken
+        taken |= m
+        masks.append(m)
+    return masks
+
+
+def _split(g: np.ndarray, masks: list[np.ndarray], dst: list[np.ndarray]) -> None:
+    """dst[k] = g * masks[k - 1] for k >= 1 and dst[0] = what remains (the masks are disjoint,
+    so the subtraction is exact). g may be dst[0] itself."""
+    for k, m in enumerate(masks, start=1):
+        np.multiply(g, m, out=dst[k])
+    if len(dst) == 1:
+        dst[0][...] = g
+        return
+    np.subtract(g, dst[1], out=dst[0])
+    for d in dst[2:]:
+        np.subtract(dst[0], d, out=dst[0])
+
+
+def _split_add(g: np.ndarray, masks: list[np.ndarray], dst: list[np.ndarray]) -> None:
+    """As _split, but adding into dst (overlapping windows share inputs)."""
+    rest = g
+    for k, m in enumerate(masks, start=1):
+        part = g * m
+        dst[k] += part
+        rest = g - part if k == 1 else np.subtract(rest, part, out=rest)
+    dst[0] += rest
+
+
+def _tiled_forward(xb: np.ndarray, geo: PoolGeometry) -> tuple[np.ndarray, list, list]:
+    """Two stages on contiguous memory: the max of each row's kw neighbours (their columns split
+    out by fast 1-D strided copies), then the max over the kh rows of a window. Also returns the
+    first-max masks of both stages (for the backward)."""
+    (kh, kw), (Ho, Wo) = geo.kernel, geo.out_hw
+    xr = xb.reshape(-1, kw)
+    cols = [xr[:, j].copy() for j in range(kw)]
+    if kw == 2:  # mask first, then the max can reuse the first column's buffer
+        col_masks = _first_max_masks(cols, cols[0])
+        rowmax = np.maximum(cols[0], cols[1], out=cols[0])
+    else:
+        rowmax = _max_of(cols)
+        col_masks = _first_max_masks(cols, rowmax)
+    r3 = rowmax.reshape(-1, kh, Wo)
+    rows = [r3[:, i] for i in range(kh)]
+    out = _max_of(rows)
+    out4 = out.reshape(xb.shape[0], xb.shape[1], Ho, Wo)
+    return out4, _first_max_masks(rows, out), col_masks
+
+
+def _tiled_backward(g: np.ndarray, row_masks: list, col_masks: list, geo: PoolGeometry) -> np.ndarray:
+    """The first maximum in row-major window order lies in the first row whose max is the window
+    max, at the first column of that row holding the row max: route g in those two stages."""
+    (kh, kw), (Ho, Wo) = geo.kernel, geo.out_hw
+    A, B = g.shape[:2]
+    dx = np.empty((A * B * Ho * kh * Wo, kw), dtype=g.dtype)
+    # the per-row gradient lives in dx's first column (no extra buffer), and is then split in place
+    per_row = dx[:, 0]
+    p3 = per_row.reshape(-1, kh, Wo)
+    _split(g.reshape(-1, Wo), row_masks, [p3[:, i] for i in range(kh)])
+    _split(per_row, col_masks, [dx[:, j] for j in range(kw)])
+    return dx.reshape(A, B, Ho * kh, Wo * kw)
+
+
 def _pool_samples(op: str):
     yield Sample((randn(2, 3, 4, 6),), pool_attrs(op, 2), label="2x2")
     yield Sample((randn(1, 2, 5, 7),), pool_attrs(op, 2), label="2x2-floor")
@@ -119,36 +218,40 @@ class MaxPool2d(Op):
     def forward(ctx, x, kernel_size=2, stride=None, padding=0):
         geo = pool_geometry("max_pool2d", x.shape, {"kernel_size": kernel_size, "stride": stride,
                                                     "padding": padding})
-        xp = _pad(x, geo, _fill_value(x.dtype))
-        views = _views(xp, geo)
-        first = next(views)
-        second = next(views, None)
-        out = first.copy() if second is None else np.maximum(first, second)  # keeps xp's memory order
-        for v in views:
-            np.maximum(out, v, out=out)
-        if ctx.needs_input_grad[0]:
-            ctx.save(geo, xp, out)
-        return out
+        swap = _cn_order(x)
+        xw = x.transpose(1, 0, 2, 3) if swap else x
+        need = ctx.needs_input_grad[0]
+        xb = _tiled_base(xw, geo) if need else None
+        if xb is not None:
+            out, row_masks, col_masks = _tiled_forward(xb, geo)
+            ctx.save(geo, swap, (row_masks, col_masks))
+        else:
+            xp = _pad(xw, geo, _fill_value(x.dtype))
+            cands = list(_views(xp, geo))
+            if need and geo.disjoint:
+                # gather each offset's values once into contiguous planes: NumPy's SIMD loops then
+                # run the max and the compares, several times faster than its strided loops
+                cands = list(np.stack(cands))
+            out = _max_of(cands)  # NaN propagates, as PyTorch
+            if need:
+                # only the first-max masks are kept (bool, (kh*kw - 1) x output size)
+                ctx.save(geo, swap, _first_max_masks(cands, out))
+        return out.transpose(1, 0, 2, 3) if swap else out
 
     @staticmethod
     def vjp(ctx, g):
-        geo, xp, out = ctx.saved
-        dxp = _grad_buffer(ctx.inputs[0].data, geo)
-        n = geo.kernel[0] * geo.kernel[1]
-        rest = g  # the gradient not yet routed: a window's g goes to its first max, then is spent
-        for k, (v, dv) in enumerate(zip(_views(xp, geo), _views(dxp, geo))):
-            hit = v == out
-            if geo.disjoint:
-                np.multiply(rest, hit, out=dv)
-            else:
-                dv += rest * hit
-            if k == n - 1:
-                break
-            if k == 0:
-                rest = np.where(hit, 0, g)  # a fresh copy (same memory order) we may overwrite
-            else:
-                np.copyto(rest, 0, where=hit)
-        return (_crop(dxp, geo),)
+        geo, swap, masks = ctx.saved
+        if swap:
+            g = g.transpose(1, 0, 2, 3)
+        if isinstance(masks, tuple):  # the exactly tiling fast path
+            dx = _tiled_backward(g, *masks, geo)
+        else:
+            x = ctx.inputs[0].data
+            dxp = _grad_buffer(x.transpose(1, 0, 2, 3) if swap else x, geo)
+            # disjoint windows: each input gets at most one part, assign; overlapping ones: add
+            (_split if geo.disjoint else _split_add)(g, masks, list(_views(dxp, geo)))
+            dx = _crop(dxp, geo)
+        return (dx.transpose(1, 0, 2, 3) if swap else dx,)
 
     @staticmethod
     def label(attrs):

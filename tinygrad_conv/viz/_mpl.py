@@ -139,7 +139,8 @@ def label_tiles(ax: Any, k: int, h: int, w: int, cols: int, pad: int = 1, fontsi
     for i in range(k):
         r, c = divmod(i, cols)
         ax.text(c * (w + pad) - 0.4, r * (h + pad) - 0.4, str(i), fontsize=fontsize, color="yellow",
-                va="top", ha="left", bbox={"boxstyle": "square,pad=0.05", "fc": "black", "ec": "none", "alpha": 0.6})
+                va="top", ha="left",
+                bbox={"boxstyle": "square,pad=0.05", "fc": "black", "ec": "none", "alpha": 0.6})
 
 
 def cmap_with_bad(name: str, bad: str = "white") -> Any:

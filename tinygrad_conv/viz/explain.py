@@ -73,7 +73,8 @@ def explain_conv_output(
         raise ValueError(f"explain_conv_output: {type(model).__name__} has no Conv2d layer")
     layer = convs[0] if layer is None else layer
     if layer not in convs:
-        raise ValueError(f"explain_conv_output: {layer!r} is not a Conv2d layer; conv layers: {', '.join(convs)}")
+        raise ValueError(f"explain_conv_output: {layer!r} is not a Conv2d layer; "
+                         f"conv layers: {', '.join(convs)}")
     conv: Conv2d = mods[layer]
     _, rec = capture_activations(model, image[None].astype(_param_dtype(model), copy=False),
                                  types=(Conv2d,), with_inputs=True)

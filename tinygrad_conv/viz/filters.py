@@ -8,7 +8,16 @@ from pathlib import Path
 import numpy as np
 
 from ..nn import Conv2d, Linear, Module
-from ._mpl import as_image, cmap_with_bad, grid_shape, label_tiles, mosaic, pyplot, save_figure, symmetric_limit
+from ._mpl import (
+    as_image,
+    cmap_with_bad,
+    grid_shape,
+    label_tiles,
+    mosaic,
+    pyplot,
+    save_figure,
+    symmetric_limit,
+)
 
 
 def conv_layers(model: Module) -> list[tuple[str, Conv2d]]:
@@ -16,7 +25,9 @@ def conv_layers(model: Module) -> list[tuple[str, Conv2d]]:
     return [(n, m) for n, m in model.named_modules() if isinstance(m, Conv2d)]
 
 
-def first_layer_filters(model: Module, image_shape: tuple[int, int, int] | None = None) -> tuple[str, np.ndarray]:
+def first_layer_filters(
+    model: Module, image_shape: tuple[int, int, int] | None = None
+) -> tuple[str, np.ndarray]:
     """The first layer's filters as images: (layer name, array (O, C, kh, kw)).
 
     For a model without convolutions (an MLP) the first Linear layer's rows are reshaped to
@@ -69,7 +80,8 @@ def plot_filters(
     tiles = w[:, 0] if c == 1 else w.mean(axis=1)
     lim = symmetric_limit(tiles)
     img = mosaic(tiles, cols)
-    fig, ax = plt.subplots(figsize=(min(9.0, 0.9 * cols + 1.4), 0.9 * img.shape[0] / img.shape[1] * cols + 0.6))
+    fig, ax = plt.subplots(figsize=(min(9.0, 0.9 * cols + 1.4),
+                                    0.9 * img.shape[0] / img.shape[1] * cols + 0.6))
     im = ax.imshow(img, cmap=cmap_with_bad("RdBu_r"), vmin=-lim, vmax=lim, interpolation="nearest")
     label_tiles(ax, o, kh, kw, cols)
     ax.set_axis_off()
@@ -114,7 +126,8 @@ def plot_filter_summary(model: Module, path: str | os.PathLike, max_channels: in
         cols = grid_shape(len(mean), 8)[1]
         lim = symmetric_limit(mean)
         a = right.subplots()
-        a.imshow(mosaic(mean, cols), cmap=cmap_with_bad("RdBu_r"), vmin=-lim, vmax=lim, interpolation="nearest")
+        a.imshow(mosaic(mean, cols), cmap=cmap_with_bad("RdBu_r"), vmin=-lim, vmax=lim,
+                 interpolation="nearest")
         label_tiles(a, len(mean), w.shape[2], w.shape[3], cols)
         a.set_axis_off()
         right.suptitle(f"per output channel, mean over {w.shape[1]} input channels\n"

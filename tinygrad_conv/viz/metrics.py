@@ -55,14 +55,15 @@ class LayerNormLogger:
     Pass it as ``fit(..., on_batch=logger)``: after every optimizer step it adds each layer's
     gradient norm (the step's ``.grad``) to a running mean; when the epoch changes, and on
     ``close()``, it writes one row per epoch: ``epoch``, ``grad_norm/<layer>`` (mean over the
-    epoch's batches) and ``weight_norm/<layer>`` (at the epoch's last step). Rows of earlier epochs
-    already in the file are kept, so a resumed run continues the same file.
+    epoch's batches) and ``weight_norm/<layer>`` (at the epoch's last step). With ``resume`` the
+    rows of earlier epochs already in the file are kept, so a resumed run continues the same file;
+    otherwise the file is started afresh at the first flush.
     """
 
-    def __init__(self, model: Module, path: str | os.PathLike) -> None:
+    def __init__(self, model: Module, path: str | os.PathLike, resume: bool = False) -> None:
         self.model, self.path = model, Path(path)
         self.rows: dict[int, dict[str, float]] = {}
-        if self.path.is_file():
+        if resume and self.path.is_file():
             old = read_metrics(self.path) if self.path.stat().st_size else {}
             for i, e in enumerate(old.get("epoch", [])):
                 self.rows[int(e)] = {k: float(v[i]) for k, v in old.items() if k != "epoch"}
@@ -142,6 +143,7 @@ def plot_layer_norms(metrics_csv: str | os.PathLike, path: str | os.PathLike) ->
             if ok.any():
                 ax.plot(x[ok], y[ok], marker="o", ms=3, label=k[len(prefix):])
         ax.set_yscale("log")
+        ax.xaxis.get_major_locator().set_params(integer=True)  # epochs are whole numbers
         ax.set_xlabel(xname)
         ax.set_title(("gradient" if prefix == GRAD_PREFIX else "weight") + " L2 norm per layer", fontsize=9)
         ax.grid(alpha=0.3)
@@ -190,7 +192,8 @@ def plot_confusion_matrix(
     plt = pyplot()
     y = np.asarray(y).astype(np.int64)
     pred = predict(model, x)
-    k = num_classes or (len(class_names) if class_names else int(max(y.max(initial=0), pred.max(initial=0)) + 1))
+    k = num_classes or (len(class_names) if class_names
+                        else int(max(y.max(initial=0), pred.max(initial=0)) + 1))
     cm = confusion_matrix(y, pred, k)
     names = list(class_names) if class_names else [str(i) for i in range(k)]
     acc = float(np.trace(cm)) / max(1, len(y))

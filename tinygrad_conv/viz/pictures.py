@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from ..nn import Module
+from ._mpl import pyplot
 from .activations import capture_activations, plot_feature_maps
 from .explain import ConvExplanation, explain_conv_output, plot_explain_conv_output
 from .filters import conv_layers, filter_norms, first_layer_filters, plot_filter_summary, plot_filters
@@ -50,10 +51,15 @@ def save_run_pictures(model: Module, image: np.ndarray, out_dir: str | os.PathLi
     """End-of-training pictures: ``filters.png`` and ``feature_maps.png`` in ``out_dir``.
 
     image: (C, H, W), one (normalised) input as the model sees it. Pictures a model cannot have
-    (feature maps of an MLP) are skipped. Returns the paths written.
+    (feature maps of an MLP) are skipped, and nothing is drawn without matplotlib. Returns the
+    paths written.
     """
     out = Path(out_dir)
     written = []
+    try:
+        pyplot()
+    except ImportError:  # matplotlib is the optional `viz` extra: no pictures, training still finishes
+        return []
     image = np.asarray(image)
     for fn, name in ((lambda p: plot_filters(model, p, image_shape=image.shape), "filters.png"),
                      (lambda p: plot_feature_maps(model, image, p), "feature_maps.png")):

@@ -36,7 +36,9 @@ def frozen_eval(model: Module) -> Iterator[Module]:
             m.__dict__["training"] = flag
 
 
-def saliency(model: Module, image: np.ndarray, target: int | None = None) -> tuple[np.ndarray, int, np.ndarray]:
+def saliency(
+    model: Module, image: np.ndarray, target: int | None = None
+) -> tuple[np.ndarray, int, np.ndarray]:
     """Gradient of one class score (the logit) with respect to the input pixels.
 
     image: (C, H, W); target: class index, default the predicted class. Returns
