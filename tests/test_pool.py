@@ -184,6 +184,14 @@ def test_bad_input_errors(pool, name, xs, kw, match):
     assert e.match(match)
 
 
-def test_label():
-    y = F.max_pool2d(Tensor(np.zeros((1, 1, 4, 4)), requires_grad=True), 2)
-    assert y.node.op.label(y.node.attrs) == "kernel_size=2 stride=2 padding=0"
+@pytest.mark.parametrize("pool", [F.max_pool2d, F.avg_pool2d])
+@pytest.mark.parametrize("kw, want", [
+    (dict(kernel_size=2), "2x2"),
+    (dict(kernel_size=(2, 3)), "2x3"),
+    (dict(kernel_size=3, stride=1, padding=1), "3x3 stride=1 padding=1"),
+    (dict(kernel_size=3, stride=(2, 1)), "3x3 stride=(2,1)"),
+])
+def test_label(pool, kw, want):
+    """Graph labels read like the issue's `max_pool2d 2x2`: defaults (stride = kernel, no padding) omitted."""
+    y = pool(Tensor(np.zeros((1, 1, 6, 6)), requires_grad=True), **kw)
+    assert y.node.op.label(y.node.attrs) == want

@@ -1,6 +1,6 @@
 """tinygrad_conv: a define-by-run autograd micro framework on NumPy for looking inside CNNs."""
 
-from . import functional  # noqa: E402
+from . import _malloc, functional
 from . import ops as _ops  # noqa: F401  (registers every op)
 from .autograd import (
     AnomalyError,
@@ -16,6 +16,8 @@ from .gradcheck import GradcheckError, gradcheck, gradcheck_report
 from .tensor import Tensor
 
 __version__ = "0.1.0"
+
+_malloc.pad_heap()  # keep freed heap for the next step's temporaries (see _malloc; opt out by env)
 
 __all__ = [
     "Tensor", "functional", "no_grad", "enable_grad", "is_grad_enabled", "detect_anomaly",

@@ -65,8 +65,9 @@ class Op:
 
     @staticmethod
     def label(attrs: dict[str, Any]) -> str:
-        """Short attribute text for pictures and reports (e.g. ``stride=2``)."""
-        return " ".join(f"{k}={v}" for k, v in attrs.items() if v is not None)
+        """Short attribute text for pictures and reports (e.g. ``axis=1``); unset (None) and off
+        (False) attributes are left out, so ``keepdims=False`` does not clutter every node."""
+        return " ".join(f"{k}={v}" for k, v in attrs.items() if v is not None and v is not False)
 
 
 class Registry:

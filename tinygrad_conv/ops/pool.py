@@ -255,7 +255,16 @@ class MaxPool2d(Op):
 
     @staticmethod
     def label(attrs):
-        return " ".join(f"{k}={_fmt(attrs[k])}" for k in ("kernel_size", "stride", "padding") if k in attrs)
+        """``2x2``, plus stride and padding only where they differ from the defaults."""
+        k = attrs.get("kernel_size", 1)
+        kh, kw = k if isinstance(k, tuple) else (k, k)
+        parts = [f"{kh}x{kw}"]
+        s = attrs.get("stride")
+        if s is not None and _fmt(s) != _fmt(k):
+            parts.append(f"stride={_fmt(s)}")
+        if _fmt(attrs.get("padding", 0)) != "0":
+            parts.append(f"padding={_fmt(attrs['padding'])}")
+        return " ".join(parts)
 
     @staticmethod
     def samples():
