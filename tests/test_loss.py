@@ -179,3 +179,14 @@ def test_public_api_lists_cnn_functions():
                  "nll_loss", "mse_loss", "dropout"]:
         assert name in F.__all__ and callable(getattr(F, name))
         assert F.__dict__[name].__doc__
+
+
+@pytest.mark.parametrize("kw, want", [
+    ({}, ""),
+    ({"reduction": "sum"}, "reduction=sum"),
+    ({"label_smoothing": 0.1}, "label_smoothing=0.1"),
+])
+def test_cross_entropy_label_shows_only_non_defaults(kw, want):
+    z = Tensor(np.zeros((2, 3)), requires_grad=True)
+    y = F.cross_entropy(z, np.array([0, 2]), **kw)
+    assert y.node.op.label(y.node.attrs) == want

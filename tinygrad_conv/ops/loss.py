@@ -179,6 +179,16 @@ class CrossEntropy(Op):
         return dz, dt
 
     @staticmethod
+    def label(attrs):
+        """Only what differs from the defaults (reduction='mean', no label smoothing)."""
+        parts = []
+        if attrs.get("reduction", "mean") != "mean":
+            parts.append(f"reduction={attrs['reduction']}")
+        if attrs.get("label_smoothing", 0.0):
+            parts.append(f"label_smoothing={attrs['label_smoothing']}")
+        return " ".join(parts)
+
+    @staticmethod
     def samples():
         z, t = randn(4, 5), np.array([0, 3, 4, 1])
         yield Sample((z, t), {"reduction": "mean"}, label="idx-mean")
