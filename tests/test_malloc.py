@@ -1,5 +1,6 @@
 """The import-time heap pad (tinygrad_conv._malloc): applied on glibc Linux, opt-out by env."""
 
+import platform
 import sys
 
 import pytest
@@ -7,9 +8,9 @@ import pytest
 from tinygrad_conv import _malloc
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc mallopt is Linux-only")
-def test_pad_applies_on_linux():
-    assert _malloc.pad_heap(16) is True
+def test_pad_applies_exactly_on_glibc_linux():
+    glibc = sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc"
+    assert _malloc.pad_heap(16) is glibc
 
 
 @pytest.mark.parametrize("value", ["0", "-5"])

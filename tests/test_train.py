@@ -159,6 +159,32 @@ def test_cli_train_evaluate_resume(tmp_path, capsys):
     assert main(["evaluate", str(tmp_path / "missing.npz")]) == 2
 
 
+GRAPH_RUN = dict(dataset="mnist-sample", model="mlp", epochs=1, limit=64, quiet=True)
+
+
+def test_train_writes_the_model_graph(tmp_path):
+    lines = []
+    run_train(out=str(tmp_path), log=lines.append, **GRAPH_RUN)
+    svg = (tmp_path / "graph.svg").read_text()
+    assert svg.startswith("<?xml") and "</svg>" in svg
+    assert "fc1: Linear" in svg and "cross_entropy" in svg  # one node per layer, then the loss
+    assert not (tmp_path / "graph.dot").exists()
+    assert any(f"wrote {tmp_path / 'graph.svg'}" in ln for ln in lines)
+
+
+def test_train_writes_graph_dot_without_graphviz(tmp_path, monkeypatch):
+    empty = tmp_path / "empty_bin"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))  # no `dot` on PATH
+    out, lines = tmp_path / "run", []
+    hist = run_train(out=str(out), log=lines.append, **GRAPH_RUN)
+    assert len(hist) == 1 and (out / "checkpoint.npz").is_file()  # training finished normally
+    assert (out / "graph.dot").read_text().startswith("digraph")
+    assert not (out / "graph.svg").exists()
+    why = [ln for ln in lines if "Graphviz 'dot' program" in ln]
+    assert len(why) == 1 and "\n" not in why[0] and f"wrote {out / 'graph.dot'} instead" in why[0]
+
+
 def test_default_dataset_falls_back_to_mnist_sample(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("TINYGRAD_CONV_DATA", raising=False)

@@ -90,7 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--atol", type=float, default=1e-5)
     g.add_argument("--rtol", type=float, default=1e-3)
     g.set_defaults(func=_cmd_gradcheck)
-    t = sub.add_parser("train", help="train a model; writes checkpoint.npz, metrics.csv, curves.png to --out")
+    t = sub.add_parser("train", help="train a model; writes checkpoint.npz, metrics.csv, curves.png, "
+                                     "graph.svg, ... to --out")
     t.add_argument("--dataset", choices=["mnist", "fashion-mnist", "mnist-sample"],
                    help="default: MNIST if found or downloadable, else mnist-sample (works offline)")
     t.add_argument("--model", choices=["seed_cnn", "lenet5", "mlp"], help="default: seed_cnn")

@@ -4,7 +4,9 @@
 atomically after every epoch; layout in ``tinygrad_conv.checkpoint``), ``metrics.csv`` and
 ``curves.png``. Batches come from ``DataLoader``, whose order depends only on ``(seed, epoch)``;
 with the saved weights, optimizer buffers and generator states a resumed run is bit-identical to
-an uninterrupted one. ``run_train`` / ``run_evaluate`` are what ``tinygrad-conv train|evaluate`` run.
+an uninterrupted one. ``run_train`` / ``run_evaluate`` are what ``tinygrad-conv train|evaluate`` run;
+``run_train`` also writes ``graph.svg`` (the model's computation graph; ``graph.dot`` without
+Graphviz), ``layer_norms.csv`` and end-of-training pictures.
 """
 
 from __future__ import annotations
@@ -253,6 +255,21 @@ def _load_train_data(dataset: str | None, data_dir, log: Callable[[str], None]):
     return dataset, data
 
 
+def _write_run_graph(model, images: np.ndarray, labels: np.ndarray, out_dir: str | os.PathLike,
+                     log: Callable[[str], None]) -> Path | None:
+    """``graph.svg`` in ``out_dir``: the model's computation graph, one node per layer, for one
+    forward pass + loss on the first two training images. Without Graphviz's ``dot`` program it
+    writes ``graph.dot`` and logs why; a failing ``dot`` is logged too. Never stops the run."""
+    from .viz.graph_render import write_model_graph
+
+    try:
+        return write_model_graph(model, Path(out_dir) / "graph.svg", collapse=0,
+                                 data=(images[:2], labels[:2]), on_fallback=log)
+    except (RuntimeError, OSError) as e:  # the run itself is saved already
+        log(f"could not draw the model graph: {e}")
+        return None
+
+
 def run_train(*, dataset: str | None = None, model: str | None = None, epochs: int | None = None,
               batch_size: int | None = None, lr: float | None = None, momentum: float | None = None,
               weight_decay: float | None = None, optimizer: str | None = None, seed: int | None = None,
@@ -263,9 +280,9 @@ def run_train(*, dataset: str | None = None, model: str | None = None, epochs: i
 
     Writes to ``out`` (default ``runs/<model>-<dataset>``); returns the history.
     """
-    given = {k: v for k, v in dict(dataset=dataset, model=model, epochs=epochs, batch_size=batch_size, lr=lr,
-                                    momentum=momentum, weight_decay=weight_decay, optimizer=optimizer,
-                                    seed=seed, limit=limit, schedule=schedule).items() if v is not None}
+    opts = dict(dataset=dataset, model=model, epochs=epochs, batch_size=batch_size, lr=lr, momentum=momentum,
+                weight_decay=weight_decay, optimizer=optimizer, seed=seed, limit=limit, schedule=schedule)
+    given: dict[str, Any] = {k: v for k, v in opts.items() if v is not None}
     name = given.get("model", TrainConfig.model)
     if resume:
         if out is None:  # the default run directory of whichever dataset has a checkpoint
@@ -297,9 +314,11 @@ def run_train(*, dataset: str | None = None, model: str | None = None, epochs: i
                seed=cfg.seed, out_dir=out, config=cfg, resume=resume, quiet=quiet, log=log,
                lr_schedule=make_schedule(cfg), on_batch=norms)
     norms.close()
+    graph = _write_run_graph(mdl, x_tr, y_tr, out, log)  # graph.svg, or graph.dot without Graphviz
     pics = save_run_pictures(mdl, x_te[0], out)  # filters.png, feature_maps.png (needs matplotlib)
-    if pics:
-        log(f"wrote {', '.join(str(p) for p in pics)}; see more with: tinygrad-conv inspect {out}")
+    written = ([graph] if graph is not None else []) + pics
+    if written:
+        log(f"wrote {', '.join(str(p) for p in written)}; see more with: tinygrad-conv inspect {out}")
     if hist:
         log(f"final test accuracy {hist[-1]['test_acc']:.2%}; "
             f"wrote {out}/checkpoint.npz, metrics.csv, curves.png")

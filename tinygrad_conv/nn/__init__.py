@@ -5,6 +5,7 @@ Everything here is composed from ``tinygrad_conv.functional``; no layer has its 
 
 from . import init
 from .batchnorm import BatchNorm1d, BatchNorm2d
+from .containers import Sequential
 from .layers import (
     AvgPool2d,
     Conv2d,
@@ -26,7 +27,6 @@ from .module import (
     Module,
     Parameter,
     RemovableHandle,
-    Sequential,
     module_path_map,
 )
 from .utils import functional_call

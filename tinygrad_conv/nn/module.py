@@ -1,4 +1,4 @@
-"""Module, Parameter and Sequential: the containers layers and models are built from.
+"""Module and Parameter: the base classes layers and models are built from (Sequential: containers.py).
 
 A Module registers the Parameters, buffers (plain ndarrays such as BatchNorm's running stats) and
 sub-Modules assigned to its attributes, in insertion order. Calling a module runs ``forward``
@@ -20,8 +20,7 @@ from ..autograd.tape import name_scope
 from ..tensor import Tensor
 
 __all__ = [
-    "Parameter", "Module", "Sequential", "RemovableHandle", "IncompatibleKeys",
-    "module_path_map",
+    "Parameter", "Module", "RemovableHandle", "IncompatibleKeys", "module_path_map",
 ]
 
 
@@ -218,8 +217,7 @@ class Module:
                 yield name, m
 
     def children(self) -> Iterator[Module]:
-        for _, m in self.named_children():
-            yield m
+        return (m for _, m in self.named_children())
 
     def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
         """Every module once, depth first: ('', self), ('features', ...), ('features.0', ...)."""
@@ -235,8 +233,7 @@ class Module:
             stack.extend(reversed(kids))
 
     def modules(self) -> Iterator[Module]:
-        for _, m in self.named_modules():
-            yield m
+        return (m for _, m in self.named_modules())
 
     def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Parameter]]:
         """(dotted name, Parameter) for every parameter once, in registration order.
@@ -259,8 +256,7 @@ class Module:
             self.__dict__["_named_version"] = _Calls.version
 
     def parameters(self) -> Iterator[Parameter]:
-        for _, p in self.named_parameters():
-            yield p
+        return (p for _, p in self.named_parameters())
 
     def named_buffers(self, prefix: str = "") -> Iterator[tuple[str, np.ndarray]]:
         for mname, m in self.named_modules(prefix):
@@ -269,8 +265,7 @@ class Module:
                     yield (f"{mname}.{bname}" if mname else bname), b
 
     def buffers(self) -> Iterator[np.ndarray]:
-        for _, b in self.named_buffers():
-            yield b
+        return (b for _, b in self.named_buffers())
 
     def get_submodule(self, target: str) -> Module:
         """The submodule at dotted path ``target`` ('' is self)."""
@@ -392,52 +387,6 @@ class Module:
             return f"{self.type_name}({extra})"
         body = ([extra] if extra else []) + kids
         return f"{self.type_name}(\n  " + "\n  ".join(body) + "\n)"
-
-
-class Sequential(Module):
-    """Runs its modules in order; children are named '0', '1', ... (or by an OrderedDict's keys).
-
-    ``Sequential(Conv2d(1, 6, 5), ReLU())``; ``seq[0]``, ``len(seq)``, ``iter(seq)``, ``append``.
-    """
-
-    def __init__(self, *modules: Module | Mapping[str, Module]) -> None:
-        super().__init__()
-        if len(modules) == 1 and isinstance(modules[0], Mapping):
-            for k, m in modules[0].items():
-                self.add_module(str(k), m)
-        else:
-            for i, m in enumerate(modules):
-                if not isinstance(m, Module):
-                    raise TypeError(f"Sequential: argument {i} is a {type(m).__name__}, not a Module")
-                self.add_module(str(i), m)
-
-    def forward(self, x: Any) -> Any:
-        for m in self._modules.values():
-            x = m(x)
-        return x
-
-    def append(self, module: Module) -> Sequential:
-        self.add_module(str(len(self._modules)), module)
-        return self
-
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __iter__(self) -> Iterator[Module]:
-        return iter(self._modules.values())
-
-    def __getitem__(self, idx: int | slice) -> Any:
-        items = list(self._modules.items())
-        if isinstance(idx, slice):
-            # keep the original keys (and so each child's scope name)
-            seq = Sequential()
-            for k, m in items[idx]:
-                seq._modules[k] = m
-            return seq
-        try:
-            return items[idx][1]
-        except IndexError:
-            raise IndexError(f"Sequential: index {idx} out of range for {len(items)} modules") from None
 
 
 def module_path_map(root: Module) -> dict[tuple[str, ...], Module]:

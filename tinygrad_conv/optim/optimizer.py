@@ -151,6 +151,11 @@ class SGD(Optimizer):
 
     hparams = ("lr", "momentum", "dampening", "weight_decay", "nesterov")
     state_keys = ("momentum_buffer",)
+    # hyperparameters, set by Optimizer.__init__ from the keyword arguments
+    momentum: float
+    dampening: float
+    weight_decay: float
+    nesterov: bool
 
     def __init__(self, params: Iterable[Tensor], lr: float, momentum: float = 0.0, dampening: float = 0.0,
                  weight_decay: float = 0.0, nesterov: bool = False) -> None:
@@ -188,6 +193,10 @@ class Adam(Optimizer):
     hparams = ("lr", "betas", "eps", "weight_decay")
     state_keys = ("step", "exp_avg", "exp_avg_sq")
     decoupled = False
+    # hyperparameters, set by Optimizer.__init__ from the keyword arguments
+    betas: tuple[float, float]
+    eps: float
+    weight_decay: float
 
     def __init__(self, params: Iterable[Tensor], lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0.0) -> None:

@@ -67,15 +67,14 @@ def explain_conv_output(
     image = np.asarray(image)
     if image.ndim != 3:
         raise ValueError(f"explain_conv_output: image must be (C, H, W), got shape {image.shape}")
-    mods = dict(model.named_modules())
-    convs = [n for n, m in mods.items() if isinstance(m, Conv2d)]
+    convs = {n: m for n, m in model.named_modules() if isinstance(m, Conv2d)}
     if not convs:
         raise ValueError(f"explain_conv_output: {type(model).__name__} has no Conv2d layer")
-    layer = convs[0] if layer is None else layer
+    layer = next(iter(convs)) if layer is None else layer
     if layer not in convs:
         raise ValueError(f"explain_conv_output: {layer!r} is not a Conv2d layer; "
                          f"conv layers: {', '.join(convs)}")
-    conv: Conv2d = mods[layer]
+    conv = convs[layer]
     _, rec = capture_activations(model, image[None].astype(_param_dtype(model), copy=False),
                                  types=(Conv2d,), with_inputs=True)
     inp, out = rec[layer][0][0], rec[layer][1][0]  # (C, H, W), (O, Ho, Wo)
@@ -85,7 +84,8 @@ def explain_conv_output(
     if not 0 <= out_channel < O:
         raise ValueError(f"explain_conv_output: out_channel {out_channel} out of range for {O} channels")
     if position is None:
-        position = tuple(int(v) for v in np.unravel_index(np.argmax(out[out_channel]), (Ho, Wo)))
+        py, px = np.unravel_index(np.argmax(out[out_channel]), (Ho, Wo))
+        position = (int(py), int(px))
     y, x = position
     if not (0 <= y < Ho and 0 <= x < Wo):
         raise ValueError(f"explain_conv_output: position {position} outside the output map {Ho}x{Wo}")

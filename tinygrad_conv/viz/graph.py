@@ -174,7 +174,7 @@ class GraphView:
         if self.kinds[i] == "constant" or id(t) in self.pnames or _is_parameter(t):
             return True
         name = self.name(i)
-        return bool(name) and bool(scope) and name.startswith(".".join(scope) + ".")
+        return bool(scope) and name is not None and name.startswith(".".join(scope) + ".")
 
     def _leaf_home(self, i: int) -> tuple[tuple[str, ...], tuple | None]:
         """(cluster path, group key or None) of a leaf: beside its users when it belongs there."""

@@ -135,8 +135,9 @@ class _DotBuilder:
                 if shapes:
                     lines.append(f"{tag} {', '.join(shapes[:MAX_SHAPES])}{more}")
         lines.append(f"{plural(n_params, 'param')} \u00b7 {plural(n_ops, 'op')}")
-        if self.show_grads and outs and v.grad_norms[outs[0]] is not None:
-            lines.append(f"|g| out={fmt_num(v.grad_norms[outs[0]])}")
+        out_norm = v.grad_norms[outs[0]] if outs else None
+        if self.show_grads and out_norm is not None:
+            lines.append(f"|g| out={fmt_num(out_norm)}")
         return lines
 
     def _grad_attrs(self, u: Unit) -> dict[str, str]:

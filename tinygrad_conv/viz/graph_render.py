@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import uuid
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -80,23 +81,36 @@ def render(root: Any, path: str | os.PathLike, format: str | None = None, **opti
 
 
 def model_graph_root(model: Any, batch: int = 2, *, grads: bool = False, seed: int = 0,
-                     input_shape: tuple[int, ...] = (1, 28, 28)) -> Any:
+                     input_shape: tuple[int, ...] = (1, 28, 28),
+                     data: tuple[np.ndarray, np.ndarray] | None = None) -> Any:
     """One forward pass of ``model`` on a seeded random batch ``(batch, *input_shape)`` float32,
     then cross-entropy against random labels; with ``grads`` also backward (all tensors keep
-    ``.grad``). Returns the loss tensor. Runs with recording on, even inside ``no_grad``."""
+    ``.grad``). ``data``: a real ``(images, labels)`` batch to use instead of the random one
+    (``batch`` and ``input_shape`` are then ignored). Returns the loss tensor. Runs with recording
+    on, even inside ``no_grad``."""
     from .. import enable_grad
     from ..functional import cross_entropy
     from ..tensor import Tensor
 
-    if batch < 1:
-        raise ValueError(f"graph: batch must be >= 1, got {batch}")
     rng = np.random.default_rng(seed)
-    x = Tensor(rng.standard_normal((batch, *input_shape)).astype(np.float32), name="images")
+    if data is not None:
+        images, targets = np.asarray(data[0]), np.asarray(data[1])
+        if len(images) < 1 or len(images) != len(targets):
+            raise ValueError(f"graph: data needs as many labels as images (at least one), got "
+                             f"{len(images)} images and {len(targets)} labels")
+        batch = len(images)
+    elif batch < 1:
+        raise ValueError(f"graph: batch must be >= 1, got {batch}")
+    else:
+        images = rng.standard_normal((batch, *input_shape)).astype(np.float32)
+    x = Tensor(images, name="images")
     with enable_grad():
         logits = model(x)
         if logits.ndim != 2:
             raise ValueError(f"graph: model output must be (N, classes), got shape {logits.shape}")
-        labels = Tensor(rng.integers(0, logits.shape[1], size=batch), name="labels")
+        if data is None:
+            targets = rng.integers(0, logits.shape[1], size=batch)
+        labels = Tensor(targets, name="labels")
         loss = cross_entropy(logits, labels)
         loss.name = "loss"
         if grads:
@@ -107,14 +121,18 @@ def model_graph_root(model: Any, batch: int = 2, *, grads: bool = False, seed: i
 
 def write_model_graph(model: Any, out_path: str | os.PathLike, batch: int = 2, *, grads: bool = False,
                       collapse: int | None = None, max_nodes: int | None = 500, seed: int = 0,
-                      input_shape: tuple[int, ...] = (1, 28, 28), fallback_to_dot: bool = True) -> Path:
-    """Draw ``model``'s graph (forward + cross-entropy on a random batch) into ``out_path``.
+                      input_shape: tuple[int, ...] = (1, 28, 28), fallback_to_dot: bool = True,
+                      data: tuple[np.ndarray, np.ndarray] | None = None,
+                      on_fallback: Callable[[str], None] | None = None) -> Path:
+    """Draw ``model``'s graph (forward + cross-entropy on a random batch, or on ``data``, a real
+    ``(images, labels)`` batch) into ``out_path``.
 
     Leaves the model as it was: the pass runs in eval mode (no dropout draws, no batch-norm
     running-stat updates; each module's train/eval flag is restored) and, with ``grads``,
     parameter ``.grad`` values are restored afterwards. Safe to call from a training loop.
     When the ``dot`` program is missing and ``fallback_to_dot``, writes ``<stem>.dot`` instead
-    (with a warning) and returns that path.
+    and returns that path; the one-line reason goes to ``on_fallback`` (e.g. a logger) when
+    given, else it is issued as a ``RuntimeWarning``.
     """
     mods = [m for _, m in model.named_modules()] if hasattr(model, "named_modules") else []
     flags = [getattr(m, "training", None) for m in mods]
@@ -123,7 +141,7 @@ def write_model_graph(model: Any, out_path: str | os.PathLike, batch: int = 2, *
     try:
         if hasattr(model, "eval"):
             model.eval()
-        root = model_graph_root(model, batch, grads=grads, seed=seed, input_shape=input_shape)
+        root = model_graph_root(model, batch, grads=grads, seed=seed, input_shape=input_shape, data=data)
     finally:
         for m, flag in zip(mods, flags):
             if flag is not None:
@@ -138,8 +156,12 @@ def write_model_graph(model: Any, out_path: str | os.PathLike, batch: int = 2, *
         if not fallback_to_dot:
             raise
         dot_path = out_path.with_suffix(".dot")
-        warnings.warn(f"{e}; wrote {dot_path} instead", RuntimeWarning, stacklevel=2)
-        return render(root, dot_path, **options)
+        result = render(root, dot_path, **options)
+        if on_fallback is not None:
+            on_fallback(f"{e}; wrote {dot_path} instead")
+        else:
+            warnings.warn(f"{e}; wrote {dot_path} instead", RuntimeWarning, stacklevel=2)
+        return result
 
 
 def model_for_graph(name: str | None = None, checkpoint: str | os.PathLike | None = None,

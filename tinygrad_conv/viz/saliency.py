@@ -61,6 +61,8 @@ def saliency(
         seed = np.zeros(logits.shape, dtype=logits.dtype)
         seed[0, t] = 1
         logits.backward(seed)
+    if x.grad is None:
+        raise RuntimeError("saliency: no gradient reached the input image (does the model detach it?)")
     return x.grad[0], t, logits.data[0].copy()
 
 
