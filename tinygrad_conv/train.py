@@ -239,7 +239,8 @@ def _load_train_data(dataset: str | None, data_dir, log: Callable[[str], None]):
 
     if dataset is None:
         try:
-            data = load_dataset("mnist", data_dir, normalize=True)
+            # a short network timeout: on a network that drops packets the fallback must not hang
+            data = load_dataset("mnist", data_dir, normalize=True, timeout=10.0)
             dataset = "mnist"
         except DatasetNotFoundError as e:
             log(f"MNIST is not on this machine and could not be downloaded ({e.reason}).\n"

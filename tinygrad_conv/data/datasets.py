@@ -201,13 +201,13 @@ def _not_found_message(name: str, data_dir, err: Exception | None) -> str:
             + ("\nOn Debian/Ubuntu: apt install dataset-fashion-mnist." if name == "fashion-mnist" else ""))
 
 
-def _load_idx(name: str, data_dir, download_ok: bool) -> tuple[np.ndarray, ...]:
+def _load_idx(name: str, data_dir, download_ok: bool, timeout: float) -> tuple[np.ndarray, ...]:
     files = find_dataset(name, data_dir)
     if files is None:
         err: Exception | None = None
         if download_ok:
             try:
-                files = download(name)
+                files = download(name, timeout=timeout)
             except DatasetNotFoundError as e:
                 err = e
         if files is None:
@@ -265,17 +265,19 @@ def _load_sample() -> tuple[np.ndarray, ...]:
 
 
 def load_dataset(name: str, data_dir: str | os.PathLike | None = None, *, download: bool = True,
-                 normalize: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+                 normalize: bool = False,
+                 timeout: float = 60.0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Load ``'mnist'``, ``'fashion-mnist'`` or ``'mnist-sample'``.
 
     Returns ``(x_train (N, 1, 28, 28) float32, y_train (N,) int64, x_test, y_test)``; x is in [0, 1],
     or standardised with the dataset's training mean/std when ``normalize`` is true.
+    ``timeout``: seconds a download may wait on the network per connection or read.
     Raises ``DatasetNotFoundError`` (saying where to put the files) when absent and not downloadable.
     """
     if name == "mnist-sample":
         xtr, ytr, xte, yte = _load_sample()
     elif name in DATASETS:
-        xtr, ytr, xte, yte = _load_idx(name, data_dir, download)
+        xtr, ytr, xte, yte = _load_idx(name, data_dir, download, timeout)
     else:
         raise ValueError(f"load_dataset: unknown dataset {name!r}; known: {', '.join(NAMES)}")
 
