@@ -116,8 +116,9 @@ def _max_of(views: list[np.ndarray]) -> np.ndarray:
 
 
 def _cn_order(x: np.ndarray) -> bool:
-    """True when x (N, C, H, W) is laid out channel-major, as conv2d hands back its output; pooling
-    treats N and C alike, so it then works on the (C, N, H, W) transpose to keep the order."""
+    """True when x (N, C, H, W) has its channel axis strided wider than its batch axis, as conv2d's
+    output ((C, H, W, N) memory) and what elementwise ops make of it; pooling treats N and C alike,
+    so it then works on the (C, N, H, W) transpose, whose memory order is closer to x's."""
     return x.shape[0] > 1 and x.shape[1] > 1 and x.strides[1] > x.strides[0]
 
 
