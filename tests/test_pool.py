@@ -138,10 +138,13 @@ def test_float32_preserved(pool):
         assert x.grad.dtype == np.float32
 
 
-@pytest.mark.parametrize("order", ["conv-view", "cnhw", "nchw"])
-def test_max_pool_memory_orders_with_ties(order):
-    """conv2d hands back (C, N, H, W)-ordered views; every order must give the reference numbers
-    (pooling then works on the (C, N, H, W) transpose)."""
+@pytest.mark.parametrize("pool", ["max_pool2d", "avg_pool2d"])
+@pytest.mark.parametrize("order, frame", [("conv-view", "CHWN"), ("cnhw", "CNHW"), ("nchw", "NCHW")])
+def test_pool_memory_orders_with_ties(pool, order, frame):
+    """conv2d hands back (N, C, H, W) views of batch-last (C, H, W, N) memory; pooling works in the
+    axis order where its input is contiguous, and every order must give the reference numbers."""
+    from tinygrad_conv.ops import pool as pool_ops
+
     rng = np.random.default_rng(3)
     x = Tensor(rng.standard_normal((3, 2, 6, 6)), requires_grad=True)
     h = F.conv2d(x, rng.standard_normal((4, 2, 3, 3)), padding=1)
@@ -156,10 +159,14 @@ def test_max_pool_memory_orders_with_ties(order):
         h = Tensor(arr, requires_grad=True)
     h.retain_grad()
     g = rng.standard_normal((3, 4, 3, 3))
-    y = F.max_pool2d(h, 2)
-    assert y.node.saved[1] == (order != "nchw")  # pooled in (C, N, H, W) order when laid out so
-    want_y, want_dx = ref_max_pool(plain, g, (2, 2), (2, 2), (0, 0))
-    np.testing.assert_array_equal(y.data, want_y)
+    y = getattr(F, pool)(h, 2)
+    assert y.node.saved[1] == getattr(pool_ops, frame)
+    if pool == "max_pool2d":
+        want_y, want_dx = ref_max_pool(plain, g, (2, 2), (2, 2), (0, 0))
+    else:
+        want_y = plain.reshape(3, 4, 3, 2, 3, 2).mean(axis=(3, 5))
+        want_dx = np.repeat(np.repeat(g / 4, 2, axis=2), 2, axis=3)
+    np.testing.assert_allclose(y.data, want_y, rtol=1e-12, atol=1e-12)
     y.backward(g)
     np.testing.assert_allclose(h.grad, want_dx, rtol=1e-12, atol=1e-12)
 
@@ -195,3 +202,25 @@ def test_label(pool, kw, want):
     """Graph labels read like the issue's `max_pool2d 2x2`: defaults (stride = kernel, no padding) omitted."""
     y = pool(Tensor(np.zeros((1, 1, 6, 6)), requires_grad=True), **kw)
     assert y.node.op.label(y.node.attrs) == want
+
+
+@pytest.mark.parametrize("pool", [F.max_pool2d, F.avg_pool2d])
+@pytest.mark.parametrize("kw", [
+    dict(kernel_size=3, stride=1, padding=1),
+    dict(kernel_size=3, stride=2, padding=1),
+    dict(kernel_size=(2, 3), stride=(1, 2)),
+])
+def test_batch_last_frame_matches_contiguous(pool, kw):
+    """Padding, overlap and non-square windows in the batch-last frame equal the NCHW results."""
+    rng = np.random.default_rng(11)
+    plain = rng.standard_normal((3, 4, 7, 6))
+    g = None
+    results = []
+    for arr in (plain, np.ascontiguousarray(plain.transpose(1, 2, 3, 0)).transpose(3, 0, 1, 2)):
+        x = Tensor(arr, requires_grad=True)
+        y = pool(x, **kw)
+        g = rng.standard_normal(y.shape) if g is None else g
+        y.backward(g)
+        results.append((y.data, x.grad))
+    np.testing.assert_allclose(results[1][0], results[0][0], rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(results[1][1], results[0][1], rtol=1e-12, atol=1e-12)

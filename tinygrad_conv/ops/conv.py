@@ -275,7 +275,7 @@ class Conv2d(Op):
                 dcols = np.matmul(wm.transpose(0, 2, 1), gt)  # (G, K, Ho*Wo*N)
                 dx = col2im(dcols.reshape(-1, dcols.shape[-1]), geo)
         if len(needs) > 2 and needs[2]:
-            db = g.sum(axis=(0, 2, 3))
+            db = gt.reshape(O, -1) @ np.ones(gt.shape[-1], dtype=gt.dtype)  # BLAS matvec: ~5x a sum()
         return (dx, dw) + ((db,) if len(needs) > 2 else ())
 
     @staticmethod

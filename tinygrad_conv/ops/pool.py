@@ -67,40 +67,80 @@ def pool_geometry(op: str, x_shape: tuple, attrs: dict) -> PoolGeometry:
     return PoolGeometry((kh, kw), (sh, sw), (ph, pw), ((Hp - kh) // sh + 1, (Wp - kw) // sw + 1))
 
 
-def _pad(x: np.ndarray, geo: PoolGeometry, fill: float) -> np.ndarray:
+@dataclass(frozen=True)
+class Frame:
+    """The axis order a pool works in: ``x.transpose(perm)``, with the window axes at ``hw``.
+
+    Pooling treats N and C alike, so it may pick any order that keeps x's memory contiguous:
+    NCHW as given, (C, N, H, W), or (C, H, W, N) for conv2d's batch-last output, where every
+    window view then moves runs of N contiguous values."""
+
+    perm: tuple[int, int, int, int]
+    hw: tuple[int, int]
+
+    def to_frame(self, a: np.ndarray) -> np.ndarray:
+        return a.transpose(self.perm)
+
+    def from_frame(self, a: np.ndarray) -> np.ndarray:
+        return a.transpose(np.argsort(self.perm))
+
+    def index(self, rows: slice, cols: slice) -> tuple[slice, ...]:
+        idx = [slice(None)] * 4
+        idx[self.hw[0]], idx[self.hw[1]] = rows, cols
+        return tuple(idx)
+
+
+NCHW, CNHW, CHWN = Frame((0, 1, 2, 3), (2, 3)), Frame((1, 0, 2, 3), (2, 3)), Frame((1, 2, 3, 0), (1, 2))
+
+
+def _frame(x: np.ndarray) -> Frame:
+    """The frame in which x (N, C, H, W) is C-contiguous; NCHW when none is."""
+    for f in (CHWN, CNHW):
+        if x.shape[0] > 1 and x.shape[1] > 1 and f.to_frame(x).flags.c_contiguous:
+            return f
+    return NCHW
+
+
+def _pad(x: np.ndarray, geo: PoolGeometry, fill: float, f: Frame = NCHW) -> np.ndarray:
+    """x (in frame f) with ``fill`` around its window axes; fill-then-assign beats np.pad."""
     ph, pw = geo.padding
     if not (ph or pw):
         return x
-    N, C, H, W = x.shape
-    xp = np.full((N, C, H + 2 * ph, W + 2 * pw), fill, dtype=x.dtype)  # fill-then-assign beats np.pad
-    xp[:, :, ph:ph + H, pw:pw + W] = x
+    shape = list(x.shape)
+    shape[f.hw[0]] += 2 * ph
+    shape[f.hw[1]] += 2 * pw
+    xp = np.full(shape, fill, dtype=x.dtype)
+    xp[f.index(slice(ph, ph + x.shape[f.hw[0]]), slice(pw, pw + x.shape[f.hw[1]]))] = x
     return xp
 
 
-def _crop(dxp: np.ndarray, geo: PoolGeometry) -> np.ndarray:
+def _crop(dxp: np.ndarray, geo: PoolGeometry, f: Frame = NCHW) -> np.ndarray:
     ph, pw = geo.padding
     if not (ph or pw):
         return dxp
-    return dxp[:, :, ph:dxp.shape[2] - ph, pw:dxp.shape[3] - pw]
+    return dxp[f.index(slice(ph, dxp.shape[f.hw[0]] - ph), slice(pw, dxp.shape[f.hw[1]] - pw))]
 
 
-def _views(xp: np.ndarray, geo: PoolGeometry) -> Iterator[np.ndarray]:
-    """One (N, C, Ho, Wo) strided view per kernel offset, in row-major window order."""
+def _views(xp: np.ndarray, geo: PoolGeometry, f: Frame = NCHW) -> Iterator[np.ndarray]:
+    """One strided view per kernel offset (output-shaped, in frame f), in row-major window order."""
     (kh, kw), (sh, sw), (Ho, Wo) = geo.kernel, geo.stride, geo.out_hw
     for i in range(kh):
         for j in range(kw):
-            yield xp[:, :, i:i + sh * (Ho - 1) + 1:sh, j:j + sw * (Wo - 1) + 1:sw]
+            yield xp[f.index(slice(i, i + sh * (Ho - 1) + 1, sh), slice(j, j + sw * (Wo - 1) + 1, sw))]
 
 
-def _grad_buffer(x: np.ndarray, geo: PoolGeometry) -> np.ndarray:
-    """Gradient buffer for the padded input, in x's memory order when unpadded (so a conv's
-    (C, N, H, W) order survives); uninitialised when the windows tile it exactly."""
+def _grad_buffer(x: np.ndarray, geo: PoolGeometry, f: Frame = NCHW) -> np.ndarray:
+    """Gradient buffer for the padded input x (in frame f), C-contiguous in that frame;
+    uninitialised when the windows tile it exactly."""
     (kh, kw), (Ho, Wo), (ph, pw) = geo.kernel, geo.out_hw, geo.padding
-    N, C, H, W = x.shape
+    shape = list(x.shape)
+    H, W = shape[f.hw[0]], shape[f.hw[1]]
     if ph or pw:
-        return np.zeros((N, C, H + 2 * ph, W + 2 * pw), dtype=x.dtype)
+        shape[f.hw[0]] += 2 * ph
+        shape[f.hw[1]] += 2 * pw
+        return np.zeros(shape, dtype=x.dtype)
     tiles = geo.stride == geo.kernel and H == Ho * kh and W == Wo * kw
-    return np.empty_like(x) if tiles else np.zeros_like(x)
+    return np.empty(shape, dtype=x.dtype) if tiles else np.zeros(shape, dtype=x.dtype)
 
 
 def _fill_value(dtype: np.dtype) -> float | int:
@@ -113,13 +153,6 @@ def _max_of(views: list[np.ndarray]) -> np.ndarray:
     for v in views[2:]:
         np.maximum(out, v, out=out)
     return out
-
-
-def _cn_order(x: np.ndarray) -> bool:
-    """True when x (N, C, H, W) has its channel axis strided wider than its batch axis, as conv2d's
-    output ((C, H, W, N) memory) and what elementwise ops make of it; pooling treats N and C alike,
-    so it then works on the (C, N, H, W) transpose, whose memory order is closer to x's."""
-    return x.shape[0] > 1 and x.shape[1] > 1 and x.strides[1] > x.strides[0]
 
 
 def _tiled_base(x: np.ndarray, geo: PoolGeometry) -> np.ndarray | None:
@@ -219,16 +252,16 @@ class MaxPool2d(Op):
     def forward(ctx, x, kernel_size=2, stride=None, padding=0):
         geo = pool_geometry("max_pool2d", x.shape, {"kernel_size": kernel_size, "stride": stride,
                                                     "padding": padding})
-        swap = _cn_order(x)
-        xw = x.transpose(1, 0, 2, 3) if swap else x
+        f = _frame(x)
+        xw = f.to_frame(x)
         need = ctx.needs_input_grad[0]
-        xb = _tiled_base(xw, geo) if need else None
+        xb = _tiled_base(xw, geo) if need and f.hw == (2, 3) else None
         if xb is not None:
             out, row_masks, col_masks = _tiled_forward(xb, geo)
-            ctx.save(geo, swap, (row_masks, col_masks))
+            ctx.save(geo, f, (row_masks, col_masks))
         else:
-            xp = _pad(xw, geo, _fill_value(x.dtype))
-            cands = list(_views(xp, geo))
+            xp = _pad(xw, geo, _fill_value(x.dtype), f)
+            cands = list(_views(xp, geo, f))
             if need and geo.disjoint:
                 # gather each offset's values once into contiguous planes: NumPy's SIMD loops then
                 # run the max and the compares, several times faster than its strided loops
@@ -236,23 +269,21 @@ class MaxPool2d(Op):
             out = _max_of(cands)  # NaN propagates, as PyTorch
             if need:
                 # only the first-max masks are kept (bool, (kh*kw - 1) x output size)
-                ctx.save(geo, swap, _first_max_masks(cands, out))
-        return out.transpose(1, 0, 2, 3) if swap else out
+                ctx.save(geo, f, _first_max_masks(cands, out))
+        return f.from_frame(out)
 
     @staticmethod
     def vjp(ctx, g):
-        geo, swap, masks = ctx.saved
-        if swap:
-            g = g.transpose(1, 0, 2, 3)
+        geo, f, masks = ctx.saved
+        g = f.to_frame(g)
         if isinstance(masks, tuple):  # the exactly tiling fast path
             dx = _tiled_backward(g, *masks, geo)
         else:
-            x = ctx.inputs[0].data
-            dxp = _grad_buffer(x.transpose(1, 0, 2, 3) if swap else x, geo)
+            dxp = _grad_buffer(f.to_frame(ctx.inputs[0].data), geo, f)
             # disjoint windows: each input gets at most one part, assign; overlapping ones: add
-            (_split if geo.disjoint else _split_add)(g, masks, list(_views(dxp, geo)))
-            dx = _crop(dxp, geo)
-        return (dx.transpose(1, 0, 2, 3) if swap else dx,)
+            (_split if geo.disjoint else _split_add)(g, masks, list(_views(dxp, geo, f)))
+            dx = _crop(dxp, geo, f)
+        return (f.from_frame(dx),)
 
     @staticmethod
     def label(attrs):
@@ -300,27 +331,27 @@ class AvgPool2d(Op):
             raise TypeError(f"avg_pool2d: expected a floating-point input, got {x.dtype} of shape {x.shape}")
         geo = pool_geometry("avg_pool2d", x.shape, {"kernel_size": kernel_size, "stride": stride,
                                                     "padding": padding})
-        xp = _pad(x, geo, 0.0)
-        views = _views(xp, geo)
+        f = _frame(x)
+        views = _views(_pad(f.to_frame(x), geo, 0.0, f), geo, f)
         out = next(views).copy()
         for v in views:
             out += v
         out *= x.dtype.type(1.0 / (geo.kernel[0] * geo.kernel[1]))
         if ctx.needs_input_grad[0]:
-            ctx.save(geo)
-        return out
+            ctx.save(geo, f)
+        return f.from_frame(out)
 
     @staticmethod
     def vjp(ctx, g):
-        (geo,) = ctx.saved
-        gk = g * g.dtype.type(1.0 / (geo.kernel[0] * geo.kernel[1]))
-        dxp = _grad_buffer(ctx.inputs[0].data, geo)
-        for dv in _views(dxp, geo):
+        geo, f = ctx.saved
+        gk = f.to_frame(g) * g.dtype.type(1.0 / (geo.kernel[0] * geo.kernel[1]))
+        dxp = _grad_buffer(f.to_frame(ctx.inputs[0].data), geo, f)
+        for dv in _views(dxp, geo, f):
             if geo.disjoint:
                 dv[...] = gk
             else:
                 dv += gk
-        return (_crop(dxp, geo),)
+        return (f.from_frame(_crop(dxp, geo, f)),)
 
     label = MaxPool2d.label
 
