@@ -245,3 +245,22 @@ def test_large_stride1_input_gradient_path_matches_col2im():
     gc = g.transpose(1, 2, 3, 0).reshape(8, -1)  # (O, Ho*Wo*N), the columns' pixel order
     want = conv_ops.col2im(w.reshape(8, -1).T @ gc, geo)
     np.testing.assert_allclose(x.grad, want, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("kw", [dict(), dict(padding=1), dict(stride=2)])
+def test_batch_last_input_matches_contiguous(kw):
+    """A conv's output is a view of batch-last memory; feeding it to another conv (no copy when
+    unpadded) must give the same values and gradients as a contiguous copy."""
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((3, 2, 7, 6))
+    w1, w2 = rng.standard_normal((4, 2, 3, 3)), rng.standard_normal((5, 4, 2, 3))
+    h = F.conv2d(Tensor(x), w1).data
+    assert h.transpose(1, 2, 3, 0).flags.c_contiguous
+    results = []
+    for arr in (h, np.ascontiguousarray(h)):
+        t = Tensor(arr, requires_grad=True)
+        y = F.conv2d(t, w2, **kw)
+        y.backward(np.cos(np.arange(y.data.size)).reshape(y.shape))
+        results.append((y.data, t.grad))
+    np.testing.assert_allclose(results[0][0], results[1][0], rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(results[0][1], results[1][1], rtol=1e-12, atol=1e-12)

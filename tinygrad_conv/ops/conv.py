@@ -148,8 +148,11 @@ def _padded_chwn(x: np.ndarray, geo: ConvGeometry) -> np.ndarray:
     N, C, H, W = geo.x_shape
     pt, _, pl, _ = geo.pads
     Hp, Wp = geo.padded_hw
+    xt = x.transpose(1, 2, 3, 0)  # a free view when x came from a conv (or a pool after one)
+    if (Hp, Wp) == (H, W) and xt.flags.c_contiguous:
+        return xt
     xp = np.zeros((C, Hp, Wp, N), dtype=x.dtype)
-    xp[:, pt:pt + H, pl:pl + W, :] = x.transpose(1, 2, 3, 0)
+    xp[:, pt:pt + H, pl:pl + W, :] = xt
     return xp
 
 
