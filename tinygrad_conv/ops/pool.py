@@ -101,15 +101,19 @@ def _frame(x: np.ndarray) -> Frame:
     return NCHW
 
 
+def _padded_shape(shape: tuple[int, ...], geo: PoolGeometry, f: Frame) -> tuple[int, ...]:
+    out = list(shape)
+    out[f.hw[0]] += 2 * geo.padding[0]
+    out[f.hw[1]] += 2 * geo.padding[1]
+    return tuple(out)
+
+
 def _pad(x: np.ndarray, geo: PoolGeometry, fill: float, f: Frame = NCHW) -> np.ndarray:
     """x (in frame f) with ``fill`` around its window axes; fill-then-assign beats np.pad."""
     ph, pw = geo.padding
     if not (ph or pw):
         return x
-    shape = list(x.shape)
-    shape[f.hw[0]] += 2 * ph
-    shape[f.hw[1]] += 2 * pw
-    xp = np.full(shape, fill, dtype=x.dtype)
+    xp = np.full(_padded_shape(x.shape, geo, f), fill, dtype=x.dtype)
     xp[f.index(slice(ph, ph + x.shape[f.hw[0]]), slice(pw, pw + x.shape[f.hw[1]]))] = x
     return xp
 
@@ -133,14 +137,9 @@ def _grad_buffer(x: np.ndarray, geo: PoolGeometry, f: Frame = NCHW) -> np.ndarra
     """Gradient buffer for the padded input x (in frame f), C-contiguous in that frame;
     uninitialised when the windows tile it exactly."""
     (kh, kw), (Ho, Wo), (ph, pw) = geo.kernel, geo.out_hw, geo.padding
-    shape = list(x.shape)
-    H, W = shape[f.hw[0]], shape[f.hw[1]]
-    if ph or pw:
-        shape[f.hw[0]] += 2 * ph
-        shape[f.hw[1]] += 2 * pw
-        return np.zeros(shape, dtype=x.dtype)
-    tiles = geo.stride == geo.kernel and H == Ho * kh and W == Wo * kw
-    return np.empty(shape, dtype=x.dtype) if tiles else np.zeros(shape, dtype=x.dtype)
+    H, W = x.shape[f.hw[0]], x.shape[f.hw[1]]
+    tiles = not (ph or pw) and geo.stride == geo.kernel and H == Ho * kh and W == Wo * kw
+    return (np.empty if tiles else np.zeros)(_padded_shape(x.shape, geo, f), dtype=x.dtype)
 
 
 def _fill_value(dtype: np.dtype) -> float | int:
