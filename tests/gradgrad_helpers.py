@@ -16,7 +16,7 @@ from tinygrad_conv.tensor import Tensor, apply
 def gradgrad_failures(op, samples=None) -> list[str]:
     """Labels (and messages) of the samples whose second-order check fails."""
     bad = []
-    for s in (op.samples() if samples is None else samples):
+    for s in op.samples() if samples is None else samples:
         diff = [i for i, a in enumerate(s.args) if np.asarray(a).dtype.kind == "f" and i not in s.constant]
         if not diff:
             continue

@@ -23,3 +23,7 @@ from .loss_more import *  # noqa: F403, E402
 from .loss_more import __all__ as _loss_more_all  # noqa: E402
 
 __all__ += [n for n in _loss_more_all if n not in __all__]
+from .norm import *  # noqa: F403, E402
+from .norm import __all__ as _norm_all  # noqa: E402
+
+__all__ += [n for n in _norm_all if n not in __all__]

@@ -21,17 +21,35 @@ from .core import getitem, matmul, reshape, transpose
 from .core import pad as _np_pad
 
 __all__ = [
-    "conv_transpose2d", "conv1d", "conv_transpose1d", "max_pool2d_ext", "avg_pool2d_ext",
-    "adaptive_avg_pool2d", "adaptive_max_pool2d", "max_unpool2d", "interpolate", "upsample",
-    "pixel_shuffle", "pixel_unshuffle", "unfold", "fold", "pad",
+    "conv_transpose2d",
+    "conv1d",
+    "conv_transpose1d",
+    "max_pool2d_ext",
+    "avg_pool2d_ext",
+    "adaptive_avg_pool2d",
+    "adaptive_max_pool2d",
+    "max_unpool2d",
+    "interpolate",
+    "upsample",
+    "pixel_shuffle",
+    "pixel_unshuffle",
+    "unfold",
+    "fold",
+    "pad",
 ]
 
 IntPair = int | tuple[int, int]
 
 
 def conv_transpose2d(
-    x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = None, stride: IntPair = 1,
-    padding: IntPair = 0, output_padding: IntPair = 0, groups: int = 1, dilation: IntPair = 1,
+    x: ArrayLike,
+    weight: ArrayLike,
+    bias: ArrayLike | None = None,
+    stride: IntPair = 1,
+    padding: IntPair = 0,
+    output_padding: IntPair = 0,
+    groups: int = 1,
+    dilation: IntPair = 1,
 ) -> Tensor:
     """Transposed convolution, as ``torch.nn.functional.conv_transpose2d`` (same argument order).
 
@@ -59,8 +77,13 @@ def _one(v: Any, what: str, op: str) -> int:
 
 
 def conv1d(
-    x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = None, stride: int = 1,
-    padding: int | str = 0, dilation: int = 1, groups: int = 1,
+    x: ArrayLike,
+    weight: ArrayLike,
+    bias: ArrayLike | None = None,
+    stride: int = 1,
+    padding: int | str = 0,
+    dilation: int = 1,
+    groups: int = 1,
 ) -> Tensor:
     """1-D cross-correlation, as ``torch.nn.functional.conv1d``: x (N, C, L), weight
     (O, C // groups, k), bias (O,) -> (N, O, Lo); conv2d on a unit-height image."""
@@ -70,32 +93,54 @@ def conv1d(
     if w.ndim != 3:
         raise ValueError(f"conv1d: weight must be 3-D (O, C/groups, k), got shape {w.shape}")
     pad = padding if isinstance(padding, str) else (0, _one(padding, "padding", "conv1d"))
-    y = conv2d(_to_2d(x, "conv1d"), reshape(w, (w.shape[0], w.shape[1], 1, w.shape[2])), bias,
-               stride=(1, _one(stride, "stride", "conv1d")), padding=pad,
-               dilation=(1, _one(dilation, "dilation", "conv1d")), groups=groups)
+    y = conv2d(
+        _to_2d(x, "conv1d"),
+        reshape(w, (w.shape[0], w.shape[1], 1, w.shape[2])),
+        bias,
+        stride=(1, _one(stride, "stride", "conv1d")),
+        padding=pad,
+        dilation=(1, _one(dilation, "dilation", "conv1d")),
+        groups=groups,
+    )
     return reshape(y, (y.shape[0], y.shape[1], y.shape[3]))
 
 
 def conv_transpose1d(
-    x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = None, stride: int = 1, padding: int = 0,
-    output_padding: int = 0, groups: int = 1, dilation: int = 1,
+    x: ArrayLike,
+    weight: ArrayLike,
+    bias: ArrayLike | None = None,
+    stride: int = 1,
+    padding: int = 0,
+    output_padding: int = 0,
+    groups: int = 1,
+    dilation: int = 1,
 ) -> Tensor:
     """1-D transposed convolution, as ``torch.nn.functional.conv_transpose1d``: x (N, C_in, L),
     weight (C_in, C_out // groups, k) -> (N, C_out, Lo)."""
     x, w = as_tensor(x), as_tensor(weight)
     if w.ndim != 3:
         raise ValueError(f"conv_transpose1d: weight must be 3-D (C_in, C_out/groups, k), got shape {w.shape}")
-    y = conv_transpose2d(_to_2d(x, "conv_transpose1d"), reshape(w, (w.shape[0], w.shape[1], 1, w.shape[2])),
-                         bias, stride=(1, _one(stride, "stride", "conv_transpose1d")),
-                         padding=(0, _one(padding, "padding", "conv_transpose1d")),
-                         output_padding=(0, _one(output_padding, "output_padding", "conv_transpose1d")),
-                         groups=groups, dilation=(1, _one(dilation, "dilation", "conv_transpose1d")))
+    y = conv_transpose2d(
+        _to_2d(x, "conv_transpose1d"),
+        reshape(w, (w.shape[0], w.shape[1], 1, w.shape[2])),
+        bias,
+        stride=(1, _one(stride, "stride", "conv_transpose1d")),
+        padding=(0, _one(padding, "padding", "conv_transpose1d")),
+        output_padding=(0, _one(output_padding, "output_padding", "conv_transpose1d")),
+        groups=groups,
+        dilation=(1, _one(dilation, "dilation", "conv_transpose1d")),
+    )
     return reshape(y, (y.shape[0], y.shape[1], y.shape[3]))
 
 
 def max_pool2d_ext(
-    x: ArrayLike, kernel_size: IntPair, stride: IntPair | None = None, padding: IntPair = 0,
-    dilation: IntPair = 1, ceil_mode: bool = False, return_indices: bool = False,
+    x: ArrayLike,
+    kernel_size: IntPair,
+    stride: IntPair | None = None,
+    padding: IntPair = 0,
+    dilation: IntPair = 1,
+    ceil_mode: bool = False,
+    return_indices: bool = False,
 ) -> Tensor | tuple[Tensor, Tensor]:
     """Max pooling with every PyTorch option (``F.max_pool2d`` routes here when one is used).
 
@@ -112,14 +157,27 @@ def max_pool2d_ext(
 
 
 def avg_pool2d_ext(
-    x: ArrayLike, kernel_size: IntPair, stride: IntPair | None = None, padding: IntPair = 0,
-    ceil_mode: bool = False, count_include_pad: bool = True, divisor_override: int | None = None,
+    x: ArrayLike,
+    kernel_size: IntPair,
+    stride: IntPair | None = None,
+    padding: IntPair = 0,
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
+    divisor_override: int | None = None,
 ) -> Tensor:
     """Average pooling with every PyTorch option (``F.avg_pool2d`` routes here when one is used):
     ``count_include_pad=False`` divides by the window's size inside the input; ``divisor_override``
     replaces the divisor. x: (N, C, H, W) -> (N, C, Ho, Wo)."""
-    return apply(pool_more.AvgPool2dExt, as_tensor(x), kernel_size=kernel_size, stride=stride, padding=padding, ceil_mode=bool(ceil_mode),
-                 count_include_pad=bool(count_include_pad), divisor_override=divisor_override)
+    return apply(
+        pool_more.AvgPool2dExt,
+        as_tensor(x),
+        kernel_size=kernel_size,
+        stride=stride,
+        padding=padding,
+        ceil_mode=bool(ceil_mode),
+        count_include_pad=bool(count_include_pad),
+        divisor_override=divisor_override,
+    )
 
 
 def adaptive_avg_pool2d(x: ArrayLike, output_size: int | tuple[int | None, int | None]) -> Tensor:
@@ -153,8 +211,12 @@ def adaptive_max_pool2d(
 
 
 def max_unpool2d(
-    x: ArrayLike, indices: ArrayLike, kernel_size: IntPair, stride: IntPair | None = None,
-    padding: IntPair = 0, output_size: Sequence[int] | None = None,
+    x: ArrayLike,
+    indices: ArrayLike,
+    kernel_size: IntPair,
+    stride: IntPair | None = None,
+    padding: IntPair = 0,
+    output_size: Sequence[int] | None = None,
 ) -> Tensor:
     """Inverse of max_pool2d: x (N, C, h, w) placed at ``indices`` (from ``return_indices=True``)
     in zeros (N, C, H, W); H = (h - 1)*sh - 2*ph + kh unless ``output_size`` (H, W) or
@@ -175,8 +237,12 @@ INTERP_MODES = ("nearest", "nearest-exact", "bilinear", "linear")
 
 
 def interpolate(
-    x: ArrayLike, size: int | Sequence[int] | None = None, scale_factor: float | Sequence[float] | None = None,
-    mode: str = "nearest", align_corners: bool | None = None, recompute_scale_factor: bool | None = None,
+    x: ArrayLike,
+    size: int | Sequence[int] | None = None,
+    scale_factor: float | Sequence[float] | None = None,
+    mode: str = "nearest",
+    align_corners: bool | None = None,
+    recompute_scale_factor: bool | None = None,
 ) -> Tensor:
     """Resize the spatial axes, as ``torch.nn.functional.interpolate``.
 
@@ -191,8 +257,10 @@ def interpolate(
         raise ValueError(f"interpolate: mode must be one of {INTERP_MODES}, got {mode!r}")
     nsp = x.ndim - 2
     if nsp not in (1, 2) or (mode == "bilinear" and nsp != 2) or (mode == "linear" and nsp != 1):
-        raise ValueError(f"interpolate: mode {mode!r} does not take an input of shape {x.shape} "
-                         "('linear' and 'nearest' take (N, C, L); 'bilinear' and 'nearest' (N, C, H, W))")
+        raise ValueError(
+            f"interpolate: mode {mode!r} does not take an input of shape {x.shape} "
+            "('linear' and 'nearest' take (N, C, L); 'bilinear' and 'nearest' (N, C, H, W))"
+        )
     if align_corners is not None and mode not in ("linear", "bilinear"):
         raise ValueError(f"interpolate: align_corners only applies to linear modes, not {mode!r}")
     if (size is None) == (scale_factor is None):
@@ -210,13 +278,25 @@ def interpolate(
     m = "linear" if mode in ("linear", "bilinear") else mode
     y = x
     for i in reversed(range(nsp)):  # W first: shrinking W before H touches less memory when upsampling
-        y = apply(resize.ResizeAxis, y, axis=2 + i, size=sizes[i], mode=m, align_corners=bool(align_corners),
-                  scale=scales[i])
+        y = apply(
+            resize.ResizeAxis,
+            y,
+            axis=2 + i,
+            size=sizes[i],
+            mode=m,
+            align_corners=bool(align_corners),
+            scale=scales[i],
+        )
     return y
 
 
-def upsample(x: ArrayLike, size: Any = None, scale_factor: Any = None, mode: str = "nearest",
-             align_corners: bool | None = None) -> Tensor:
+def upsample(
+    x: ArrayLike,
+    size: Any = None,
+    scale_factor: Any = None,
+    mode: str = "nearest",
+    align_corners: bool | None = None,
+) -> Tensor:
     """``interpolate`` under its old PyTorch name."""
     return interpolate(x, size, scale_factor, mode, align_corners)
 
@@ -226,7 +306,9 @@ def pixel_shuffle(x: ArrayLike, upscale_factor: int) -> Tensor:
     a transpose and a reshape)."""
     x, r = as_tensor(x), int(upscale_factor)
     if x.ndim != 4 or r < 1 or x.shape[1] % (r * r):
-        raise ValueError(f"pixel_shuffle: input must be (N, C*r*r, H, W) with r={upscale_factor}, got {x.shape}")
+        raise ValueError(
+            f"pixel_shuffle: input must be (N, C*r*r, H, W) with r={upscale_factor}, got {x.shape}"
+        )
     N, C, H, W = x.shape
     y = reshape(x, (N, C // (r * r), r, r, H, W))
     return reshape(transpose(y, (0, 1, 4, 2, 5, 3)), (N, C // (r * r), H * r, W * r))
@@ -236,27 +318,49 @@ def pixel_unshuffle(x: ArrayLike, downscale_factor: int) -> Tensor:
     """(N, C, H*r, W*r) -> (N, C*r*r, H, W), the inverse of pixel_shuffle."""
     x, r = as_tensor(x), int(downscale_factor)
     if x.ndim != 4 or r < 1 or x.shape[2] % r or x.shape[3] % r:
-        raise ValueError(f"pixel_unshuffle: input must be (N, C, H*r, W*r) with r={downscale_factor}, got {x.shape}")
+        raise ValueError(
+            f"pixel_unshuffle: input must be (N, C, H*r, W*r) with r={downscale_factor}, got {x.shape}"
+        )
     N, C, H, W = x.shape
     y = reshape(x, (N, C, H // r, r, W // r, r))
     return reshape(transpose(y, (0, 1, 3, 5, 2, 4)), (N, C * r * r, H // r, W // r))
 
 
-def unfold(x: ArrayLike, kernel_size: IntPair, dilation: IntPair = 1, padding: IntPair = 0,
-           stride: IntPair = 1) -> Tensor:
+def unfold(
+    x: ArrayLike, kernel_size: IntPair, dilation: IntPair = 1, padding: IntPair = 0, stride: IntPair = 1
+) -> Tensor:
     """Sliding windows as columns (im2col), as ``torch.nn.functional.unfold``:
     x (N, C, H, W) -> (N, C*kh*kw, L), L = Ho*Wo. conv2d(x, w) ==
     (w.reshape(O, -1) @ unfold(x)).reshape(N, O, Ho, Wo)."""
-    return apply(conv_more.Unfold, as_tensor(x), kernel_size=kernel_size, dilation=dilation, padding=padding,
-                 stride=stride)
+    return apply(
+        conv_more.Unfold,
+        as_tensor(x),
+        kernel_size=kernel_size,
+        dilation=dilation,
+        padding=padding,
+        stride=stride,
+    )
 
 
-def fold(x: ArrayLike, output_size: IntPair, kernel_size: IntPair, dilation: IntPair = 1,
-         padding: IntPair = 0, stride: IntPair = 1) -> Tensor:
+def fold(
+    x: ArrayLike,
+    output_size: IntPair,
+    kernel_size: IntPair,
+    dilation: IntPair = 1,
+    padding: IntPair = 0,
+    stride: IntPair = 1,
+) -> Tensor:
     """Columns back to an image, overlaps summed (col2im), as ``torch.nn.functional.fold``:
     (N, C*kh*kw, L) -> (N, C, *output_size). The adjoint of unfold."""
-    return apply(conv_more.Fold, as_tensor(x), output_size=output_size, kernel_size=kernel_size,
-                 dilation=dilation, padding=padding, stride=stride)
+    return apply(
+        conv_more.Fold,
+        as_tensor(x),
+        output_size=output_size,
+        kernel_size=kernel_size,
+        dilation=dilation,
+        padding=padding,
+        stride=stride,
+    )
 
 
 PAD_MODES = ("constant",) + resize.PAD_MODES
@@ -280,8 +384,9 @@ def pad(x: ArrayLike, pad: Any, mode: str = "constant", value: float | None = No
     flat = isinstance(pad, (tuple, list)) and all(isinstance(v, (int, np.integer)) for v in pad)
     if flat:
         if len(pad) % 2 or len(pad) // 2 > x.ndim:
-            raise ValueError(f"pad: pad {tuple(pad)} must have an even length of at most 2*{x.ndim} "
-                             f"for shape {x.shape}")
+            raise ValueError(
+                f"pad: pad {tuple(pad)} must have an even length of at most 2*{x.ndim} for shape {x.shape}"
+            )
         pairs = [(0, 0)] * x.ndim
         for k in range(len(pad) // 2):
             pairs[x.ndim - 1 - k] = (int(pad[2 * k]), int(pad[2 * k + 1]))

@@ -16,14 +16,22 @@ import numpy as np
 
 from ..ops import loss as loss_ops
 from ..ops import loss_more
-from ..tensor import ArrayLike, Tensor, apply, as_tensor
+from ..tensor import ArrayLike, Tensor, as_tensor
 from .core import abs as _abs
 from .core import clip, log, maximum, mean, mul, relu, sqrt, sub, where
 from .core import sum as _sum
 
 __all__ = [
-    "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy_ext", "nll_loss_ext",
-    "kl_div", "l1_loss", "smooth_l1_loss", "huber_loss", "cosine_similarity", "margin_ranking_loss",
+    "binary_cross_entropy",
+    "binary_cross_entropy_with_logits",
+    "cross_entropy_ext",
+    "nll_loss_ext",
+    "kl_div",
+    "l1_loss",
+    "smooth_l1_loss",
+    "huber_loss",
+    "cosine_similarity",
+    "margin_ranking_loss",
 ]
 
 
@@ -49,17 +57,20 @@ def _like(v: ArrayLike | None, x: Tensor) -> Tensor | None:
     return Tensor(np.asarray(v, dtype=x.dtype))
 
 
-def binary_cross_entropy(x: ArrayLike, target: ArrayLike, weight: ArrayLike | None = None,
-                         reduction: str = "mean") -> Tensor:
+def binary_cross_entropy(
+    x: ArrayLike, target: ArrayLike, weight: ArrayLike | None = None, reduction: str = "mean"
+) -> Tensor:
     """-(y log p + (1 - y) log(1 - p)) with each log clamped at -100 (as PyTorch, so p = 0 or 1 gives
     a finite loss). x: probabilities in [0, 1], any shape; target the same shape; weight broadcasts."""
     x = as_tensor(x)
     y = _like(target, x)
     _same_shape(x, y, "binary_cross_entropy")
     if x.size and (x.data.min() < 0 or x.data.max() > 1):
-        raise ValueError(f"binary_cross_entropy: input values must lie in [0, 1], got range "
-                         f"[{x.data.min():.4g}, {x.data.max():.4g}] (use binary_cross_entropy_with_logits "
-                         "for logits)")
+        raise ValueError(
+            f"binary_cross_entropy: input values must lie in [0, 1], got range "
+            f"[{x.data.min():.4g}, {x.data.max():.4g}] (use binary_cross_entropy_with_logits "
+            "for logits)"
+        )
     with np.errstate(divide="ignore"):  # log(0) = -inf is clamped just below
         lp = clip(log(x), min=-100.0)
         lq = clip(log(1.0 - x), min=-100.0)
@@ -69,7 +80,10 @@ def binary_cross_entropy(x: ArrayLike, target: ArrayLike, weight: ArrayLike | No
 
 
 def binary_cross_entropy_with_logits(
-    x: ArrayLike, target: ArrayLike, weight: ArrayLike | None = None, reduction: str = "mean",
+    x: ArrayLike,
+    target: ArrayLike,
+    weight: ArrayLike | None = None,
+    reduction: str = "mean",
     pos_weight: ArrayLike | None = None,
 ) -> Tensor:
     """BCE of sigmoid(x) computed from the logits x without overflow (one op): any shape, target the
@@ -84,23 +98,29 @@ def binary_cross_entropy_with_logits(
     return _reduce(loss if w is None else loss * w, reduction, "binary_cross_entropy_with_logits")
 
 
-def _class_mask(op: str, shape: tuple, t: np.ndarray, weight: np.ndarray | None, ignore_index: int,
-                dtype: Any) -> tuple[np.ndarray, np.ndarray]:
+def _class_mask(
+    op: str, shape: tuple, t: np.ndarray, weight: np.ndarray | None, ignore_index: int, dtype: Any
+) -> tuple[np.ndarray, np.ndarray]:
     """(mask, wt): mask (N, C, ...) = one-hot of t scaled by weight[t], zero where t == ignore_index;
     wt (N, ...) = weight[t] there (the 'mean' denominator)."""
     N, C = shape[:2]
     if t.dtype.kind not in "iu":
-        raise TypeError(f"{op}: class-index target must have an integer dtype, got {t.dtype} {t.shape} "
-                        f"(pass class probabilities of the input's shape {shape} instead)")
+        raise TypeError(
+            f"{op}: class-index target must have an integer dtype, got {t.dtype} {t.shape} "
+            f"(pass class probabilities of the input's shape {shape} instead)"
+        )
     if t.shape != (N,) + tuple(shape[2:]):
-        raise ValueError(f"{op}: target shape {t.shape} does not match input {shape}: expected "
-                         f"{(N,) + tuple(shape[2:])}")
+        raise ValueError(
+            f"{op}: target shape {t.shape} does not match input {shape}: expected {(N,) + tuple(shape[2:])}"
+        )
     valid = t != ignore_index
     tv = np.where(valid, t, 0)
     if tv.size and (tv.min() < 0 or tv.max() >= C):
         bad = t[valid & ((t < 0) | (t >= C))][0]
-        raise ValueError(f"{op}: class index {bad} out of range [0, {C}) for input of shape {shape} "
-                         f"(ignore_index={ignore_index})")
+        raise ValueError(
+            f"{op}: class index {bad} out of range [0, {C}) for input of shape {shape} "
+            f"(ignore_index={ignore_index})"
+        )
     w = np.ones(C) if weight is None else weight
     wt = w[tv] * valid
     classes = np.arange(C).reshape((1, C) + (1,) * (len(shape) - 2))
@@ -117,8 +137,13 @@ def _weight_array(weight: ArrayLike | None, C: int, op: str) -> np.ndarray | Non
     return w
 
 
-def nll_loss_ext(logp: ArrayLike, target: ArrayLike, weight: ArrayLike | None = None,
-                 ignore_index: int = -100, reduction: str = "mean") -> Tensor:
+def nll_loss_ext(
+    logp: ArrayLike,
+    target: ArrayLike,
+    weight: ArrayLike | None = None,
+    ignore_index: int = -100,
+    reduction: str = "mean",
+) -> Tensor:
     """Negative log-likelihood with PyTorch's options: logp (N, C) or (N, C, d1, ...) log-probabilities,
     target (N,) or (N, d1, ...) class indices; ``weight`` (C,) per class; positions whose target is
     ``ignore_index`` count for nothing. 'mean' divides by the summed weights of the counted
@@ -127,8 +152,9 @@ def nll_loss_ext(logp: ArrayLike, target: ArrayLike, weight: ArrayLike | None = 
     return _nll(logp, target, weight, ignore_index, reduction, 0.0, "nll_loss")
 
 
-def _nll(logp: Tensor, target: ArrayLike, weight, ignore_index: int, reduction: str, eps: float,
-         op: str) -> Tensor:
+def _nll(
+    logp: Tensor, target: ArrayLike, weight, ignore_index: int, reduction: str, eps: float, op: str
+) -> Tensor:
     if logp.ndim < 2:
         raise ValueError(f"{op}: input must be (N, C) or (N, C, d1, ...), got shape {logp.shape}")
     C = logp.shape[1]
@@ -137,7 +163,9 @@ def _nll(logp: Tensor, target: ArrayLike, weight, ignore_index: int, reduction: 
     mask, wt = _class_mask(op, logp.shape, t, w, ignore_index, logp.dtype)
     if eps:  # PyTorch: (1 - eps) * nll + eps / C * sum_c w_c (-logp_c), over counted positions
         wc = np.ones(C) if w is None else w
-        smooth = (wc.reshape((1, C) + (1,) * (logp.ndim - 2)) * (t != ignore_index)[:, None]).astype(logp.dtype)
+        smooth = (wc.reshape((1, C) + (1,) * (logp.ndim - 2)) * (t != ignore_index)[:, None]).astype(
+            logp.dtype
+        )
         mask = mask * logp.dtype.type(1 - eps) + smooth * logp.dtype.type(eps / C)
     per = -_sum(mul(logp, Tensor(mask)), axis=1)
     if reduction not in loss_ops.REDUCTIONS:
@@ -152,8 +180,12 @@ def _nll(logp: Tensor, target: ArrayLike, weight, ignore_index: int, reduction: 
 
 
 def cross_entropy_ext(
-    logits: ArrayLike, target: ArrayLike, weight: ArrayLike | None = None, ignore_index: int = -100,
-    reduction: str = "mean", label_smoothing: float = 0.0,
+    logits: ArrayLike,
+    target: ArrayLike,
+    weight: ArrayLike | None = None,
+    ignore_index: int = -100,
+    reduction: str = "mean",
+    label_smoothing: float = 0.0,
 ) -> Tensor:
     """Softmax cross-entropy with PyTorch's options: logits (N, C) or (N, C, d1, ...) (e.g. a
     segmentation map), target class indices (N,) / (N, d1, ...) or probabilities of the logits'
@@ -238,8 +270,9 @@ def huber_loss(x: ArrayLike, target: ArrayLike, reduction: str = "mean", delta: 
     return _reduce(loss, reduction, "huber_loss")
 
 
-def cosine_similarity(x1: ArrayLike, x2: ArrayLike, axis: int = 1, eps: float = 1e-8, *,
-                      dim: int | None = None) -> Tensor:
+def cosine_similarity(
+    x1: ArrayLike, x2: ArrayLike, axis: int = 1, eps: float = 1e-8, *, dim: int | None = None
+) -> Tensor:
     """sum(x1 * x2) / (max(||x1||, eps) * max(||x2||, eps)) along ``axis`` (``dim`` is an alias),
     broadcasting x1 and x2; as ``torch.nn.functional.cosine_similarity``."""
     x1, x2 = as_tensor(x1), as_tensor(x2)
@@ -254,8 +287,9 @@ def cosine_similarity(x1: ArrayLike, x2: ArrayLike, axis: int = 1, eps: float = 
     return _sum(x1 * x2, axis=ax) / (n1 * n2)
 
 
-def margin_ranking_loss(x1: ArrayLike, x2: ArrayLike, target: ArrayLike, margin: float = 0.0,
-                        reduction: str = "mean") -> Tensor:
+def margin_ranking_loss(
+    x1: ArrayLike, x2: ArrayLike, target: ArrayLike, margin: float = 0.0, reduction: str = "mean"
+) -> Tensor:
     """max(0, -y (x1 - x2) + margin) with y = +1 (x1 should rank higher) or -1; reduced."""
     x1 = as_tensor(x1)
     y = _like(target, x1)

@@ -1,4 +1,16 @@
 """Op families; importing this package registers every op in the global registry."""
 
-from . import conv, elementwise, linalg, loss, pool, pool_grad, reduce, shape  # noqa: F401
-from . import conv_more, loss_more, pool_more, resize  # noqa: F401  (CNN ops and losses, issue 12)
+from . import (  # noqa: F401  # noqa: F401  (CNN ops and losses, issue 12)
+    conv,
+    conv_more,
+    elementwise,
+    linalg,
+    loss,
+    loss_more,
+    pool,
+    pool_grad,
+    pool_more,
+    reduce,
+    resize,
+    shape,
+)

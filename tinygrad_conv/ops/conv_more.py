@@ -17,17 +17,28 @@ import numpy as np
 from ..autograd.registry import Op, Sample, register
 from ..tensor import apply
 from ._util import int_pair, randn
-from .conv import ChannelSum, Conv2d, Conv2dInputGrad, Conv2dWeightGrad, col2im, conv_attrs, conv_geometry, im2col
+from .conv import (
+    ChannelSum,
+    Conv2d,
+    Conv2dInputGrad,
+    Conv2dWeightGrad,
+    col2im,
+    conv_attrs,
+    conv_geometry,
+    im2col,
+)
 
 
 def transpose_attrs(stride=1, padding=0, output_padding=0, dilation=1, groups=1) -> dict:
     """Normalise conv_transpose2d's attributes: pairs of ints (padding must be explicit), groups."""
     op = "conv_transpose2d"
     if isinstance(padding, str):
-        raise ValueError(f"{op}: padding must be an int or a pair (no string modes, as PyTorch), got {padding!r}")
+        raise ValueError(
+            f"{op}: padding must be an int or a pair (no string modes, as PyTorch), got {padding!r}"
+        )
     a = conv_attrs(stride, padding, dilation, groups)
     op_ = int_pair(output_padding, "output_padding", op)
-    s, d = a["stride"], a["dilation"]
+    s = a["stride"]
     for k in range(2):
         # PyTorch also allows stride <= output_padding < dilation; those extra rows would make
         # conv2d's window count differ from the input's size, so they are refused here
@@ -39,18 +50,24 @@ def transpose_attrs(stride=1, padding=0, output_padding=0, dilation=1, groups=1)
 def transpose_out_hw(x_shape: tuple, w_shape: tuple, attrs: dict) -> tuple[int, int]:
     """PyTorch's size: (H - 1)*s - 2p + d*(k - 1) + output_padding + 1, checked positive."""
     if len(x_shape) != 4 or len(w_shape) != 4:
-        raise ValueError(f"conv_transpose2d: input must be 4-D (N, C_in, H, W) and weight 4-D "
-                         f"(C_in, C_out/groups, kh, kw), got {x_shape} and {w_shape}")
+        raise ValueError(
+            f"conv_transpose2d: input must be 4-D (N, C_in, H, W) and weight 4-D "
+            f"(C_in, C_out/groups, kh, kw), got {x_shape} and {w_shape}"
+        )
     if x_shape[1] != w_shape[0]:
-        raise ValueError(f"conv_transpose2d: input {x_shape} has {x_shape[1]} channels but weight "
-                         f"{w_shape} expects {w_shape[0]} (weight is (C_in, C_out/groups, kh, kw))")
+        raise ValueError(
+            f"conv_transpose2d: input {x_shape} has {x_shape[1]} channels but weight "
+            f"{w_shape} expects {w_shape[0]} (weight is (C_in, C_out/groups, kh, kw))"
+        )
     out = []
     for k in range(2):
         s, p, d, o = (attrs[a][k] for a in ("stride", "padding", "dilation", "output_padding"))
         n = (x_shape[2 + k] - 1) * s - 2 * p + d * (w_shape[2 + k] - 1) + o + 1
         if n < 1:
-            raise ValueError(f"conv_transpose2d: output size {n} < 1 for input {x_shape}, weight "
-                             f"{w_shape}, attributes {attrs}")
+            raise ValueError(
+                f"conv_transpose2d: output size {n} < 1 for input {x_shape}, weight "
+                f"{w_shape}, attributes {attrs}"
+            )
         out.append(n)
     return out[0], out[1]
 
@@ -71,17 +88,23 @@ class ConvTranspose2d(Op):
     def forward(ctx, x, w, *bias, stride=1, padding=0, output_padding=0, dilation=1, groups=1):
         a = transpose_attrs(stride, padding, output_padding, dilation, groups)
         if len(bias) > 1:
-            raise TypeError(f"conv_transpose2d: expected inputs (x, weight[, bias]), got {2 + len(bias)} arrays")
+            raise TypeError(
+                f"conv_transpose2d: expected inputs (x, weight[, bias]), got {2 + len(bias)} arrays"
+            )
         G = a["groups"]
         if w.ndim == 4 and x.ndim == 4 and w.shape[0] % G:
-            raise ValueError(f"conv_transpose2d: groups={G} must divide the input channels of weight {w.shape}")
+            raise ValueError(
+                f"conv_transpose2d: groups={G} must divide the input channels of weight {w.shape}"
+            )
         hw = transpose_out_hw(x.shape, w.shape, a)
         C_out = w.shape[1] * G
         if bias and bias[0].shape != (C_out,):
-            raise ValueError(f"conv_transpose2d: bias must have shape ({C_out},) for weight {w.shape}, "
-                             f"got {bias[0].shape}")
-        out = Conv2dInputGrad.forward(ctx, x, w, x_shape=(x.shape[0], C_out, *hw),
-                                      **{k: a[k] for k in _CONV_KEYS})
+            raise ValueError(
+                f"conv_transpose2d: bias must have shape ({C_out},) for weight {w.shape}, got {bias[0].shape}"
+            )
+        out = Conv2dInputGrad.forward(
+            ctx, x, w, x_shape=(x.shape[0], C_out, *hw), **{k: a[k] for k in _CONV_KEYS}
+        )
         if bias:
             out = out + bias[0].reshape(1, C_out, 1, 1)
         return out
@@ -137,8 +160,17 @@ class Unfold(Op):
     def vjp(ctx, g):
         x = ctx.inputs[0]
         a = ctx.attrs
-        return (apply(Fold, g, output_size=x.shape[2:], kernel_size=a["kernel_size"], dilation=a["dilation"],
-                      padding=a["padding"], stride=a["stride"]),)
+        return (
+            apply(
+                Fold,
+                g,
+                output_size=x.shape[2:],
+                kernel_size=a["kernel_size"],
+                dilation=a["dilation"],
+                padding=a["padding"],
+                stride=a["stride"],
+            ),
+        )
 
     @staticmethod
     def samples():
@@ -157,21 +189,33 @@ class Fold(Op):
         hw = int_pair(output_size, "output_size", "fold")
         k = int_pair(kernel_size, "kernel_size", "fold")
         if cols.ndim != 3 or cols.shape[1] % (k[0] * k[1]):
-            raise ValueError(f"fold: input must be (N, C*kh*kw, L) with C*kh*kw divisible by the kernel "
-                             f"{k[0]}x{k[1]}, got shape {cols.shape}")
+            raise ValueError(
+                f"fold: input must be (N, C*kh*kw, L) with C*kh*kw divisible by the kernel "
+                f"{k[0]}x{k[1]}, got shape {cols.shape}"
+            )
         N, CK, L = cols.shape
         geo = _geometry("fold", (N, CK // (k[0] * k[1]), *hw), k, dilation, padding, stride)
         if geo.out_hw[0] * geo.out_hw[1] != L:
-            raise ValueError(f"fold: input {cols.shape} has L={L} windows, but output_size {hw} with kernel "
-                             f"{k}, dilation {dilation}, padding {padding}, stride {stride} gives "
-                             f"{geo.out_hw[0]}x{geo.out_hw[1]}")
+            raise ValueError(
+                f"fold: input {cols.shape} has L={L} windows, but output_size {hw} with kernel "
+                f"{k}, dilation {dilation}, padding {padding}, stride {stride} gives "
+                f"{geo.out_hw[0]}x{geo.out_hw[1]}"
+            )
         return np.ascontiguousarray(col2im(cols.transpose(1, 2, 0).reshape(CK, L * N), geo))
 
     @staticmethod
     def vjp(ctx, g):
         a = ctx.attrs
-        return (apply(Unfold, g, kernel_size=a["kernel_size"], dilation=a["dilation"], padding=a["padding"],
-                      stride=a["stride"]),)
+        return (
+            apply(
+                Unfold,
+                g,
+                kernel_size=a["kernel_size"],
+                dilation=a["dilation"],
+                padding=a["padding"],
+                stride=a["stride"],
+            ),
+        )
 
     @staticmethod
     def samples():

@@ -33,11 +33,15 @@ class BCEWithLogits(Op):
         try:
             shape = np.broadcast_shapes(x.shape, y.shape, pw.shape)
         except ValueError:
-            raise ValueError(f"binary_cross_entropy_with_logits: logits {x.shape}, target {y.shape} and "
-                             f"pos_weight {pw.shape} do not broadcast") from None
+            raise ValueError(
+                f"binary_cross_entropy_with_logits: logits {x.shape}, target {y.shape} and "
+                f"pos_weight {pw.shape} do not broadcast"
+            ) from None
         if shape != x.shape:
-            raise ValueError(f"binary_cross_entropy_with_logits: target {y.shape} / pos_weight {pw.shape} "
-                             f"would broadcast the logits {x.shape} to {shape}")
+            raise ValueError(
+                f"binary_cross_entropy_with_logits: target {y.shape} / pos_weight {pw.shape} "
+                f"would broadcast the logits {x.shape} to {shape}"
+            )
         lw = 1 + (pw - 1) * y
         return ((1 - y) * x + lw * softplus_neg(x)).astype(x.dtype, copy=False)
 
@@ -58,11 +62,15 @@ class BCEWithLogits(Op):
     def samples():
         x = randn(3, 4) * 2
         yield Sample((x, uniform(0, 1, 3, 4), np.ones(())), label="soft-targets", constant=(2,))
-        yield Sample((x, (randn(3, 4) > 0).astype(np.float64), uniform(0.5, 2, 4)), label="pos_weight",
-                     constant=(1,))
+        yield Sample(
+            (x, (randn(3, 4) > 0).astype(np.float64), uniform(0.5, 2, 4)), label="pos_weight", constant=(1,)
+        )
         yield Sample((randn(2, 3), uniform(0.1, 0.9, 2, 3), uniform(0.5, 2, 3)), label="all-inputs")
-        yield Sample((np.array([-30.0, 30.0, 0.0]), np.array([1.0, 0.0, 0.5]), np.ones(())),
-                     label="large-logits", constant=(2,))
+        yield Sample(
+            (np.array([-30.0, 30.0, 0.0]), np.array([1.0, 0.0, 0.5]), np.ones(())),
+            label="large-logits",
+            constant=(2,),
+        )
 
 
 def bce_with_logits(x: Tensor, y: Tensor, pw: Tensor) -> Tensor:

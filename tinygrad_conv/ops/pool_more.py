@@ -20,16 +20,24 @@ from ..tensor import Tensor, apply
 from ._util import int_pair, randn
 
 
-def pool_ext_attrs(op: str, kernel_size: Any, stride: Any = None, padding: Any = 0, dilation: Any = 1,
-                   ceil_mode: bool = False) -> dict:
+def pool_ext_attrs(
+    op: str,
+    kernel_size: Any,
+    stride: Any = None,
+    padding: Any = 0,
+    dilation: Any = 1,
+    ceil_mode: bool = False,
+) -> dict:
     """Normalise window attributes to int pairs; ``stride=None`` means ``kernel_size`` (PyTorch)."""
     k = int_pair(kernel_size, "kernel_size", op)
     s = k if stride is None else int_pair(stride, "stride", op)
     p = int_pair(padding, "padding", op)
     d = int_pair(dilation, "dilation", op)
     if min(k) < 1 or min(s) < 1 or min(d) < 1:
-        raise ValueError(f"{op}: kernel_size, stride and dilation must be >= 1, got kernel_size={k}, "
-                         f"stride={s}, dilation={d}")
+        raise ValueError(
+            f"{op}: kernel_size, stride and dilation must be >= 1, got kernel_size={k}, "
+            f"stride={s}, dilation={d}"
+        )
     if min(p) < 0 or p[0] > k[0] // 2 or p[1] > k[1] // 2:
         raise ValueError(f"{op}: padding {p} must be >= 0 and at most half the kernel size {k} (as PyTorch)")
     return {"kernel_size": k, "stride": s, "padding": p, "dilation": d, "ceil_mode": bool(ceil_mode)}
@@ -53,11 +61,22 @@ def _check_input(op: str, x_shape: tuple) -> None:
 def out_hw(op: str, x_shape: tuple, a: dict) -> tuple[int, int]:
     """Output (Ho, Wo) for input (N, C, H, W), checked >= 1."""
     _check_input(op, x_shape)
-    hw = tuple(pool_out_len(x_shape[2 + i], a["kernel_size"][i], a["stride"][i], a["padding"][i],
-                            a["dilation"][i], a["ceil_mode"]) for i in range(2))
+    hw = tuple(
+        pool_out_len(
+            x_shape[2 + i],
+            a["kernel_size"][i],
+            a["stride"][i],
+            a["padding"][i],
+            a["dilation"][i],
+            a["ceil_mode"],
+        )
+        for i in range(2)
+    )
     if min(hw) < 1:
-        raise ValueError(f"{op}: the window (kernel {a['kernel_size']}, dilation {a['dilation']}) does not fit "
-                         f"the padded input {x_shape[2:]} with padding {a['padding']}: output would be {hw}")
+        raise ValueError(
+            f"{op}: the window (kernel {a['kernel_size']}, dilation {a['dilation']}) does not fit "
+            f"the padded input {x_shape[2:]} with padding {a['padding']}: output would be {hw}"
+        )
     return hw  # type: ignore[return-value]
 
 
@@ -69,7 +88,7 @@ def _padded(x: np.ndarray, a: dict, hw: tuple[int, int], fill: float) -> np.ndar
     Hp = max(H + 2 * ph, (hw[0] - 1) * sh + dh * (kh - 1) + 1)
     Wp = max(W + 2 * pw, (hw[1] - 1) * sw + dw * (kw - 1) + 1)
     xp = np.full((N, C, Hp, Wp), fill, dtype=x.dtype)
-    xp[:, :, ph:ph + H, pw:pw + W] = x
+    xp[:, :, ph : ph + H, pw : pw + W] = x
     return xp
 
 
@@ -78,7 +97,12 @@ def _offsets(a: dict, hw: tuple[int, int]):
     (sh, sw), (dh, dw), (kh, kw) = a["stride"], a["dilation"], a["kernel_size"]
     for i in range(kh):
         for j in range(kw):
-            yield i, j, slice(i * dh, i * dh + sh * (hw[0] - 1) + 1, sh), slice(j * dw, j * dw + sw * (hw[1] - 1) + 1, sw)
+            yield (
+                i,
+                j,
+                slice(i * dh, i * dh + sh * (hw[0] - 1) + 1, sh),
+                slice(j * dw, j * dw + sw * (hw[1] - 1) + 1, sw),
+            )
 
 
 def max_pool_indices(x: np.ndarray, a: dict) -> tuple[np.ndarray, np.ndarray]:
@@ -133,11 +157,15 @@ def scatter_planes(g: np.ndarray, idx: np.ndarray, hw: tuple[int, int], unique: 
 
 def check_indices(op: str, x_shape: tuple, idx: np.ndarray, hw: tuple[int, int]) -> None:
     if idx.dtype.kind not in "iu" or idx.shape != tuple(x_shape):
-        raise ValueError(f"{op}: indices must be an integer array of the input's shape {tuple(x_shape)}, "
-                         f"got {idx.dtype} {idx.shape}")
+        raise ValueError(
+            f"{op}: indices must be an integer array of the input's shape {tuple(x_shape)}, "
+            f"got {idx.dtype} {idx.shape}"
+        )
     if idx.size and (idx.min() < 0 or idx.max() >= hw[0] * hw[1]):
-        raise ValueError(f"{op}: index {int(idx.max() if idx.max() >= hw[0] * hw[1] else idx.min())} out of range "
-                         f"for output size {tuple(hw)} ({hw[0] * hw[1]} positions)")
+        raise ValueError(
+            f"{op}: index {int(idx.max() if idx.max() >= hw[0] * hw[1] else idx.min())} out of range "
+            f"for output size {tuple(hw)} ({hw[0] * hw[1]} positions)"
+        )
 
 
 @register("max_unpool2d")
@@ -180,10 +208,14 @@ class PlaneGather(Op):
     def forward(ctx, y, indices):
         _check_input("plane_gather", y.shape)
         if indices.ndim != 4 or indices.shape[:2] != y.shape[:2]:
-            raise ValueError(f"plane_gather: indices {indices.shape} must be (N, C, h, w) for input {y.shape}")
+            raise ValueError(
+                f"plane_gather: indices {indices.shape} must be (N, C, h, w) for input {y.shape}"
+            )
         check_indices("plane_gather", indices.shape, indices, y.shape[2:])
         N, C = y.shape[:2]
-        return np.take_along_axis(y.reshape(N, C, -1), indices.reshape(N, C, -1), axis=2).reshape(indices.shape)
+        return np.take_along_axis(y.reshape(N, C, -1), indices.reshape(N, C, -1), axis=2).reshape(
+            indices.shape
+        )
 
     @staticmethod
     def vjp(ctx, g):
@@ -288,8 +320,9 @@ class AdaptiveMaxPool2d(Op):
         yield Sample((randn(1, 1, 3, 5),), {"output_size": (4, 5)}, label="upsampling-rows")
 
 
-def avg_divisor(x_shape: tuple, a: dict, hw: tuple[int, int], count_include_pad: bool,
-                divisor_override: int | None) -> np.ndarray:
+def avg_divisor(
+    x_shape: tuple, a: dict, hw: tuple[int, int], count_include_pad: bool, divisor_override: int | None
+) -> np.ndarray:
     """(Ho, Wo) divisors of avg_pool2d, PyTorch's rule: windows clipped to input + padding, and with
     ``count_include_pad=False`` to the input alone."""
     if divisor_override is not None:
@@ -320,12 +353,28 @@ class AvgPool2dExt(Op):
     divisor_override. x (N, C, H, W) -> (N, C, Ho, Wo). Linear; its VJP is avg_pool2d_ext_grad."""
 
     @staticmethod
-    def forward(ctx, x, kernel_size=2, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
-                divisor_override=None):
+    def forward(
+        ctx,
+        x,
+        kernel_size=2,
+        stride=None,
+        padding=0,
+        ceil_mode=False,
+        count_include_pad=True,
+        divisor_override=None,
+    ):
         if x.dtype.kind != "f":
             raise TypeError(f"avg_pool2d: expected a floating-point input, got {x.dtype} of shape {x.shape}")
-        a, hw, div = _avg_setup("avg_pool2d", x.shape, kernel_size, stride, padding, ceil_mode,
-                                count_include_pad, divisor_override)
+        a, hw, div = _avg_setup(
+            "avg_pool2d",
+            x.shape,
+            kernel_size,
+            stride,
+            padding,
+            ceil_mode,
+            count_include_pad,
+            divisor_override,
+        )
         xp = _padded(x, a, hw, 0.0)
         out = None
         for _, _, rs, cs in _offsets(a, hw):
@@ -345,16 +394,31 @@ class AvgPool2dExt(Op):
 
         yield s((2, 2, 5, 5), "k2-ceil", kernel_size=2, ceil_mode=True)
         yield s((1, 2, 5, 6), "k3-s2-p1-nopad", kernel_size=3, stride=2, padding=1, count_include_pad=False)
-        yield s((1, 2, 6, 5), "k3-s2-p1-ceil-nopad", kernel_size=3, stride=2, padding=1, ceil_mode=True,
-                count_include_pad=False)
+        yield s(
+            (1, 2, 6, 5),
+            "k3-s2-p1-ceil-nopad",
+            kernel_size=3,
+            stride=2,
+            padding=1,
+            ceil_mode=True,
+            count_include_pad=False,
+        )
         yield s((1, 1, 5, 5), "k2-s1-div3", kernel_size=2, stride=1, divisor_override=3)
-        yield s((1, 1, 7, 5), "k(3,2)-p(1,1)-ceil", kernel_size=(3, 2), stride=(2, 2), padding=(1, 1),
-                ceil_mode=True)
+        yield s(
+            (1, 1, 7, 5),
+            "k(3,2)-p(1,1)-ceil",
+            kernel_size=(3, 2),
+            stride=(2, 2),
+            padding=(1, 1),
+            ceil_mode=True,
+        )
 
 
 def _avg_keys(attrs: dict) -> dict:
-    return {k: attrs[k] for k in ("kernel_size", "stride", "padding", "ceil_mode", "count_include_pad",
-                                  "divisor_override")}
+    return {
+        k: attrs[k]
+        for k in ("kernel_size", "stride", "padding", "ceil_mode", "count_include_pad", "divisor_override")
+    }
 
 
 @register("avg_pool2d_ext_grad")
@@ -363,17 +427,34 @@ class AvgPool2dExtGrad(Op):
     the window -> ``x_shape``. Its VJP is avg_pool2d_ext."""
 
     @staticmethod
-    def forward(ctx, g, x_shape=(), kernel_size=2, stride=None, padding=0, ceil_mode=False,
-                count_include_pad=True, divisor_override=None):
-        a, hw, div = _avg_setup("avg_pool2d", tuple(x_shape), kernel_size, stride, padding, ceil_mode,
-                                count_include_pad, divisor_override)
+    def forward(
+        ctx,
+        g,
+        x_shape=(),
+        kernel_size=2,
+        stride=None,
+        padding=0,
+        ceil_mode=False,
+        count_include_pad=True,
+        divisor_override=None,
+    ):
+        a, hw, div = _avg_setup(
+            "avg_pool2d",
+            tuple(x_shape),
+            kernel_size,
+            stride,
+            padding,
+            ceil_mode,
+            count_include_pad,
+            divisor_override,
+        )
         gk = g / div.astype(g.dtype)
         N, C, H, W = x_shape
         dxp = _padded(np.zeros((N, C, H, W), dtype=g.dtype), a, hw, 0.0)
         for _, _, rs, cs in _offsets(a, hw):
             dxp[:, :, rs, cs] += gk
         ph, pw = a["padding"]
-        return dxp[:, :, ph:ph + H, pw:pw + W].copy()
+        return dxp[:, :, ph : ph + H, pw : pw + W].copy()
 
     @staticmethod
     def vjp(ctx, gx):
@@ -393,4 +474,3 @@ def adaptive_avg_matrix(n: int, out: int, dtype: Any) -> np.ndarray:
     j = np.arange(n)
     m = ((j >= st[:, None]) & (j < en[:, None])).astype(np.float64)
     return (m / m.sum(axis=1, keepdims=True)).astype(dtype)
-

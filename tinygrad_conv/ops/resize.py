@@ -25,8 +25,9 @@ RESIZE_MODES = ("nearest", "nearest-exact", "linear")
 PAD_MODES = ("reflect", "replicate", "circular")
 
 
-def resize_index(n: int, out: int, mode: str, align_corners: bool = False,
-                 scale: float | None = None) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+def resize_index(
+    n: int, out: int, mode: str, align_corners: bool = False, scale: float | None = None
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
     """(i0, i1, lam): output position t reads i0[t] (nearest) or (1 - lam[t]) x[i0[t]] + lam[t] x[i1[t]]."""
     if mode not in RESIZE_MODES:
         raise ValueError(f"interpolate: mode must be one of {RESIZE_MODES}, got {mode!r}")
@@ -100,7 +101,7 @@ def _resize_adjoint(g: np.ndarray, axis: int, n: int, mode: str, align_corners: 
     if lam is None:
         f = _repeat_factor(i0, n)
         if f:
-            sh = g.shape[:axis] + (n, f) + g.shape[axis + 1:]
+            sh = g.shape[:axis] + (n, f) + g.shape[axis + 1 :]
             return g.reshape(sh).sum(axis=axis + 1)
         return _scatter_sorted(g, i0, n, axis)
     lam = lam.astype(g.dtype).reshape(_bshape(g.ndim, axis))
@@ -125,8 +126,17 @@ class ResizeAxis(Op):
         a = ctx.attrs
         x = ctx.inputs[0]
         ax = _axis(a["axis"], x.ndim, "resize_axis")
-        return (apply(ResizeAxisGrad, g, axis=ax, in_size=x.shape[ax], mode=a["mode"],
-                      align_corners=a["align_corners"], scale=a["scale"]),)
+        return (
+            apply(
+                ResizeAxisGrad,
+                g,
+                axis=ax,
+                in_size=x.shape[ax],
+                mode=a["mode"],
+                align_corners=a["align_corners"],
+                scale=a["scale"],
+            ),
+        )
 
     @staticmethod
     def label(attrs):
@@ -160,8 +170,17 @@ class ResizeAxisGrad(Op):
         a = ctx.attrs
         g = ctx.inputs[0]
         ax = _axis(a["axis"], g.ndim, "resize_axis_grad")
-        return (apply(ResizeAxis, gx, axis=ax, size=g.shape[ax], mode=a["mode"],
-                      align_corners=a["align_corners"], scale=a["scale"]),)
+        return (
+            apply(
+                ResizeAxis,
+                gx,
+                axis=ax,
+                size=g.shape[ax],
+                mode=a["mode"],
+                align_corners=a["align_corners"],
+                scale=a["scale"],
+            ),
+        )
 
     @staticmethod
     def samples():
@@ -226,12 +245,21 @@ class PadMode(Op):
     def samples():
         for mode in PAD_MODES:
             yield Sample((randn(2, 3, 4),), {"pad_width": ((0, 0), (1, 2), (2, 1)), "mode": mode}, label=mode)
-        yield Sample((randn(1, 2, 3, 3),), {"pad_width": ((0, 0), (0, 0), (2, 2), (1, 0)), "mode": "reflect"},
-                     label="reflect-2d")
-        yield Sample((randn(1, 1, 2, 3),), {"pad_width": ((0, 0), (0, 0), (3, 1), (2, 3)), "mode": "replicate"},
-                     label="replicate-wide")
-        yield Sample((randn(1, 1, 3, 3),), {"pad_width": ((0, 0), (0, 0), (3, 0), (1, 3)), "mode": "circular"},
-                     label="circular-full")
+        yield Sample(
+            (randn(1, 2, 3, 3),),
+            {"pad_width": ((0, 0), (0, 0), (2, 2), (1, 0)), "mode": "reflect"},
+            label="reflect-2d",
+        )
+        yield Sample(
+            (randn(1, 1, 2, 3),),
+            {"pad_width": ((0, 0), (0, 0), (3, 1), (2, 3)), "mode": "replicate"},
+            label="replicate-wide",
+        )
+        yield Sample(
+            (randn(1, 1, 3, 3),),
+            {"pad_width": ((0, 0), (0, 0), (3, 0), (1, 3)), "mode": "circular"},
+            label="circular-full",
+        )
 
 
 @register("pad_mode_grad")
