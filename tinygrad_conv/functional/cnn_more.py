@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from ..ops import conv_more, pool_more, resize
+from ..ops import conv_more, pool_avg, pool_more, resize
 from ..ops import shape as shape_ops
 from ..tensor import ArrayLike, Tensor, apply, as_tensor
 from .core import getitem, matmul, reshape, transpose
@@ -169,7 +169,7 @@ def avg_pool2d_ext(
     ``count_include_pad=False`` divides by the window's size inside the input; ``divisor_override``
     replaces the divisor. x: (N, C, H, W) -> (N, C, Ho, Wo)."""
     return apply(
-        pool_more.AvgPool2dExt,
+        pool_avg.AvgPool2dExt,
         as_tensor(x),
         kernel_size=kernel_size,
         stride=stride,
@@ -191,9 +191,9 @@ def adaptive_avg_pool2d(x: ArrayLike, output_size: int | tuple[int | None, int |
         raise TypeError(f"adaptive_avg_pool2d: expected a floating-point input, got {x.dtype}")
     y = x
     if Wo != W:  # equal sizes make one-pixel windows: nothing to do on that axis
-        y = matmul(y, Tensor(pool_more.adaptive_avg_matrix(W, Wo, x.dtype).T))
+        y = matmul(y, Tensor(pool_avg.adaptive_avg_matrix(W, Wo, x.dtype).T))
     if Ho != H:
-        y = matmul(Tensor(pool_more.adaptive_avg_matrix(H, Ho, x.dtype)), y)
+        y = matmul(Tensor(pool_avg.adaptive_avg_matrix(H, Ho, x.dtype)), y)
     return y
 
 
