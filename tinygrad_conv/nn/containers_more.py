@@ -11,6 +11,13 @@ from .module import Module, Parameter
 __all__ = ["ModuleList", "ModuleDict", "ParameterList"]
 
 
+def _adopt(box: Module, key: str, module: Module) -> None:
+    """Register ``module`` under ``key`` and tell it which container holds it: a list is never
+    called, so the child's graph scope gets the container's name from there (blocks.0)."""
+    box.add_module(key, module)
+    module.__dict__["_box"] = box
+
+
 class ModuleList(Module):
     """Holds modules in a list, named '0', '1', ...; has no forward (iterate it in yours)."""
 
@@ -22,7 +29,7 @@ class ModuleList(Module):
     def append(self, module: Module) -> ModuleList:
         if not isinstance(module, Module):
             raise TypeError(f"ModuleList: can only hold Modules, got {type(module).__name__}")
-        self.add_module(str(len(self._modules)), module)
+        _adopt(self, str(len(self._modules)), module)
         return self
 
     def extend(self, modules: Iterable[Module]) -> ModuleList:
@@ -49,8 +56,9 @@ class ModuleList(Module):
             raise IndexError(f"ModuleList: index {idx} out of range for {len(mods)} modules") from None
 
     def __setitem__(self, idx: int, module: Module) -> None:
-        key = list(self._modules)[idx]
-        self.add_module(key, module)
+        if not isinstance(module, Module):
+            raise TypeError(f"ModuleList: can only hold Modules, got {type(module).__name__}")
+        _adopt(self, list(self._modules)[idx], module)
 
 
 class ModuleDict(Module):
@@ -69,7 +77,7 @@ class ModuleDict(Module):
     def __setitem__(self, key: str, module: Module) -> None:
         if not isinstance(module, Module):
             raise TypeError(f"ModuleDict: can only hold Modules, got {type(module).__name__} for {key!r}")
-        self.add_module(str(key), module)
+        _adopt(self, str(key), module)
 
     def __getitem__(self, key: str) -> Module:
         try:
