@@ -423,3 +423,36 @@ def test_pad_constant_pytorch_and_numpy_styles():
     with pytest.raises(ValueError, match="pad: mode must be one of"):
         F.pad(x, (1, 1), mode="mirror")
     assert F.pad(x.astype(np.float32), (1, 1, 1, 1), mode="replicate").dtype == np.float32
+
+
+def test_resize_gather_path_equals_dense_path(monkeypatch):
+    """Large axes (and non-finite inputs) take gathers + reduceat instead of the dense GEMM."""
+    from tinygrad_conv.ops import resize
+
+    x = rng.standard_normal((2, 3, 5, 7))
+    cases = [
+        dict(size=(9, 4), mode="bilinear"),
+        dict(size=(8, 11), mode="bilinear", align_corners=True),
+        dict(size=(3, 9), mode="nearest"),
+        dict(size=(7, 5), mode="nearest-exact"),
+    ]
+    dense = []
+    for kw in cases:
+        xt = Tensor(x, requires_grad=True)
+        out = F.interpolate(xt, **kw)
+        out.backward(np.cos(out.data))
+        dense.append((out.data, xt.grad))
+    monkeypatch.setattr(resize, "DENSE_MAX", 0)
+    for kw, (d_out, d_grad) in zip(cases, dense):
+        xt = Tensor(x, requires_grad=True)
+        out = F.interpolate(xt, **kw)
+        out.backward(np.cos(out.data))
+        np.testing.assert_allclose(out.data, d_out, atol=1e-12)
+        np.testing.assert_allclose(xt.grad, d_grad, atol=1e-12)
+    monkeypatch.undo()
+    y = x.copy()
+    y[0, 0, 2, 3] = np.inf  # stays near its pixel (a dense GEMM would spread 0 * inf = nan along the rows)
+    out = F.interpolate(y, scale_factor=1.5, mode="bilinear").data
+    bad = ~np.isfinite(out[0, 0])
+    assert np.isinf(out[0, 0]).any() and np.isfinite(out[1:]).all() and np.isfinite(out[0, 1:]).all()
+    assert bad[:, :2].sum() == 0 and bad[:2].sum() == 0  # rows and columns away from it are finite

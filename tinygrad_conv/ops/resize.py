@@ -82,27 +82,66 @@ def _scatter_sorted(vals: np.ndarray, idx: np.ndarray, n: int, axis: int) -> np.
     return out
 
 
+DENSE_MAX = 1 << 16  # out * n up to this: the axis map as a dense matrix, applied by one BLAS GEMM
+
+
+def resize_matrix(n: int, out: int, mode: str, align_corners: bool, scale, dtype) -> np.ndarray:
+    """The (out, n) matrix of the map along one axis (one or two non-zeros per row)."""
+    i0, i1, lam = resize_index(n, out, mode, align_corners, scale)
+    m = np.zeros((out, n))
+    rows = np.arange(out)
+    if lam is None:
+        m[rows, i0] = 1.0
+    else:
+        np.add.at(m, (rows, i0), 1.0 - lam)  # i0 == i1 at the last input: the weights add to 1
+        np.add.at(m, (rows, i1), lam)
+    return m.astype(dtype)
+
+
+def _matmul_axis(x: np.ndarray, m: np.ndarray, axis: int) -> np.ndarray:
+    """Apply m (out, n) along ``axis`` of x: one GEMM when it is the last axis, batched otherwise."""
+    if axis == x.ndim - 1:
+        return x @ m.T
+    if axis == x.ndim - 2:
+        return np.matmul(m, x)
+    return np.moveaxis(np.matmul(m, np.moveaxis(x, axis, -2)), -2, axis)
+
+
+def _dense_ok(a: np.ndarray, n: int, out: int) -> bool:
+    # a GEMM is much faster than gathers + reduceat; but 0 * inf = nan would smear an inf along the axis
+    return n * out <= DENSE_MAX and a.dtype.kind == "f" and bool(np.isfinite(a).all())
+
+
 def _resize(x: np.ndarray, axis: int, size: int, mode: str, align_corners: bool, scale) -> np.ndarray:
     n = x.shape[axis]
     i0, i1, lam = resize_index(n, size, mode, align_corners, scale)
     if lam is None:
         f = _repeat_factor(i0, n)
-        return np.repeat(x, f, axis=axis) if f else np.take(x, i0, axis=axis)
+        if f:
+            return np.repeat(x, f, axis=axis)
+    if _dense_ok(x, n, size):
+        return _matmul_axis(x, resize_matrix(n, size, mode, align_corners, scale, x.dtype), axis)
+    if lam is None:
+        return np.take(x, i0, axis=axis)
     lam = lam.astype(x.dtype).reshape(_bshape(x.ndim, axis))
     a, b = np.take(x, i0, axis=axis), np.take(x, i1, axis=axis)
-    b -= a
+    a *= 1 - lam  # PyTorch's (1 - lam) a + lam b, so infinities behave as there
     b *= lam
-    a += b  # (1 - lam) a + lam b, one temporary fewer
+    a += b
     return a
 
 
 def _resize_adjoint(g: np.ndarray, axis: int, n: int, mode: str, align_corners: bool, scale) -> np.ndarray:
-    i0, i1, lam = resize_index(n, g.shape[axis], mode, align_corners, scale)
+    out = g.shape[axis]
+    i0, i1, lam = resize_index(n, out, mode, align_corners, scale)
     if lam is None:
         f = _repeat_factor(i0, n)
         if f:
             sh = g.shape[:axis] + (n, f) + g.shape[axis + 1 :]
             return g.reshape(sh).sum(axis=axis + 1)
+    if _dense_ok(g, n, out):
+        return _matmul_axis(g, resize_matrix(n, out, mode, align_corners, scale, g.dtype).T, axis)
+    if lam is None:
         return _scatter_sorted(g, i0, n, axis)
     lam = lam.astype(g.dtype).reshape(_bshape(g.ndim, axis))
     gb = g * lam
