@@ -15,7 +15,7 @@ from .core import __all__ as _core_all
 __all__ = list(_core_all) + list(_cnn_all)
 
 # issue 12 (CNN ops, losses, normalisation): later imports win, so F.pad is PyTorch-style
-from .cnn_more import *  # noqa: F403, E402
+from .cnn_more import *  # type: ignore[assignment]  # noqa: F403, E402
 from .cnn_more import __all__ as _cnn_more_all  # noqa: E402
 
 __all__ += [n for n in _cnn_more_all if n not in __all__]

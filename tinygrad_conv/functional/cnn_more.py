@@ -270,7 +270,10 @@ def interpolate(
         sizes = [int(size)] * nsp if isinstance(size, (int, np.integer)) else [int(v) for v in size]
         scales: list[float | None] = [None] * nsp
     else:
-        sf = [float(scale_factor)] * nsp if np.isscalar(scale_factor) else [float(v) for v in scale_factor]
+        if isinstance(scale_factor, (int, float, np.integer, np.floating)):
+            sf = [float(scale_factor)] * nsp
+        else:
+            sf = [float(v) for v in scale_factor]  # type: ignore[union-attr]
         sizes = [int(np.floor(n * f)) for n, f in zip(spatial, sf)]
         scales = [None] * nsp if recompute_scale_factor else list(sf)
     if len(sizes) != nsp or min(sizes) < 1:

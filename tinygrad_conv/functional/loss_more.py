@@ -48,10 +48,13 @@ def _same_shape(x: Tensor, y: Tensor, op: str) -> None:
         raise ValueError(f"{op}: input shape {x.shape} and target shape {y.shape} differ")
 
 
-def _like(v: ArrayLike | None, x: Tensor) -> Tensor | None:
+def _opt(v: ArrayLike | None, x: Tensor) -> Tensor | None:
+    """An optional weight as a Tensor of x's dtype (None stays None)."""
+    return None if v is None else _like(v, x)
+
+
+def _like(v: ArrayLike, x: Tensor) -> Tensor:
     """A weight/target as a Tensor of x's floating dtype (a Tensor that needs grad is kept)."""
-    if v is None:
-        return None
     if isinstance(v, Tensor):
         return v if v.requires_grad or v.dtype == x.dtype else Tensor(v.data.astype(x.dtype))
     return Tensor(np.asarray(v, dtype=x.dtype))
@@ -75,7 +78,7 @@ def binary_cross_entropy(
         lp = clip(log(x), min=-100.0)
         lq = clip(log(1.0 - x), min=-100.0)
     loss = -(y * lp + (1.0 - y) * lq)
-    w = _like(weight, x)
+    w = _opt(weight, x)
     return _reduce(loss if w is None else loss * w, reduction, "binary_cross_entropy")
 
 
@@ -92,9 +95,9 @@ def binary_cross_entropy_with_logits(
     x = as_tensor(x)
     y = _like(target, x)
     _same_shape(x, y, "binary_cross_entropy_with_logits")
-    pw = _like(pos_weight, x)
+    pw = _opt(pos_weight, x)
     loss = loss_more.bce_with_logits(x, y, pw if pw is not None else Tensor(np.ones((), dtype=x.dtype)))
-    w = _like(weight, x)
+    w = _opt(weight, x)
     return _reduce(loss if w is None else loss * w, reduction, "binary_cross_entropy_with_logits")
 
 

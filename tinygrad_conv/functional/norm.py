@@ -51,10 +51,9 @@ def layer_norm(
     if k == 0 or x.shape[x.ndim - k :] != ns or x.ndim < k:
         raise ValueError(f"layer_norm: input shape {x.shape} does not end with normalized_shape {ns}")
     for name, v in (("weight", weight), ("bias", bias)):
-        if v is not None and tuple(np.shape(v.data if isinstance(v, Tensor) else v)) != ns:
-            raise ValueError(
-                f"layer_norm: {name} must have shape {ns}, got {np.shape(getattr(v, 'data', v))}"
-            )
+        vs = None if v is None else tuple(np.shape(v.data if isinstance(v, Tensor) else v))
+        if vs is not None and vs != ns:
+            raise ValueError(f"layer_norm: {name} must have shape {ns}, got {vs}")
     y, _, _ = _normalize(x, tuple(range(x.ndim - k, x.ndim)), eps)
     return _affine(y, weight, bias, ns)
 

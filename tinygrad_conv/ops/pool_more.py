@@ -112,13 +112,12 @@ def max_pool_indices(x: np.ndarray, a: dict) -> tuple[np.ndarray, np.ndarray]:
     H, W = x.shape[2:]
     fill = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
     xp = _padded(x, a, hw, fill)
-    best = arg = None
-    for i, j, rs, cs in _offsets(a, hw):
+    offsets = list(_offsets(a, hw))
+    best = xp[:, :, offsets[0][2], offsets[0][3]].copy()
+    arg = np.zeros(best.shape, dtype=np.int64)
+    for i, j, rs, cs in offsets[1:]:
         v = xp[:, :, rs, cs]
         k = i * a["kernel_size"][1] + j
-        if best is None:
-            best, arg = v.copy(), np.zeros(v.shape, dtype=np.int64)
-            continue
         m = v > best
         if x.dtype.kind == "f":
             m |= np.isnan(v) & ~np.isnan(best)

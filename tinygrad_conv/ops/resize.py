@@ -76,7 +76,7 @@ def _scatter_sorted(vals: np.ndarray, idx: np.ndarray, n: int, axis: int) -> np.
     if idx.size == 0:
         return out
     starts = np.flatnonzero(np.r_[True, idx[1:] != idx[:-1]])
-    sl = [slice(None)] * vals.ndim
+    sl: list[Any] = [slice(None)] * vals.ndim
     sl[axis] = idx[starts]
     out[tuple(sl)] = np.add.reduceat(vals, starts, axis=axis)
     return out
@@ -93,6 +93,7 @@ def resize_matrix(n: int, out: int, mode: str, align_corners: bool, scale, dtype
     if lam is None:
         m[rows, i0] = 1.0
     else:
+        assert i1 is not None
         np.add.at(m, (rows, i0), 1.0 - lam)  # i0 == i1 at the last input: the weights add to 1
         np.add.at(m, (rows, i1), lam)
     return m.astype(dtype)
@@ -123,6 +124,7 @@ def _resize(x: np.ndarray, axis: int, size: int, mode: str, align_corners: bool,
         return _matmul_axis(x, resize_matrix(n, size, mode, align_corners, scale, x.dtype), axis)
     if lam is None:
         return np.take(x, i0, axis=axis)
+    assert i1 is not None
     lam = lam.astype(x.dtype).reshape(_bshape(x.ndim, axis))
     a, b = np.take(x, i0, axis=axis), np.take(x, i1, axis=axis)
     a *= 1 - lam  # PyTorch's (1 - lam) a + lam b, so infinities behave as there
@@ -143,6 +145,7 @@ def _resize_adjoint(g: np.ndarray, axis: int, n: int, mode: str, align_corners: 
         return _matmul_axis(g, resize_matrix(n, out, mode, align_corners, scale, g.dtype).T, axis)
     if lam is None:
         return _scatter_sorted(g, i0, n, axis)
+    assert i1 is not None
     lam = lam.astype(g.dtype).reshape(_bshape(g.ndim, axis))
     gb = g * lam
     return _scatter_sorted(g - gb, i0, n, axis) + _scatter_sorted(gb, i1, n, axis)
