@@ -456,3 +456,39 @@ def test_resize_gather_path_equals_dense_path(monkeypatch):
     bad = ~np.isfinite(out[0, 0])
     assert np.isinf(out[0, 0]).any() and np.isfinite(out[1:]).all() and np.isfinite(out[0, 1:]).all()
     assert bad[:, :2].sum() == 0 and bad[:2].sum() == 0  # rows and columns away from it are finite
+
+
+F32_CALLS = [  # (function, extra args): every new entry point keeps float32 in and out, gradients too
+    (lambda x: F.conv_transpose2d(x, np.ones((3, 2, 2, 2), np.float32), stride=2), ()),
+    (lambda x: F.max_pool2d(x, 3, 2, 1, dilation=1, ceil_mode=True), ()),
+    (lambda x: F.avg_pool2d(x, 3, 2, 1, ceil_mode=True, count_include_pad=False), ()),
+    (lambda x: F.adaptive_avg_pool2d(x, (2, 3)), ()),
+    (lambda x: F.adaptive_max_pool2d(x, 2), ()),
+    (lambda x: F.interpolate(x, size=(7, 9), mode="bilinear"), ()),
+    (lambda x: F.interpolate(x, size=(3, 7), mode="nearest"), ()),
+    (lambda x: F.pad(x, (1, 2, 2, 1), mode="reflect"), ()),
+    (lambda x: F.unfold(x, 2), ()),
+    (lambda x: F.pixel_unshuffle(x[:, :, :4, :4], 2), ()),
+    (lambda x: F.group_norm(x, 3), ()),
+    (lambda x: F.layer_norm(x, (5, 6)), ()),
+    (lambda x: F.cross_entropy(x, np.zeros((2, 5, 6), dtype=np.int64), weight=np.ones(3)), ()),
+    (lambda x: F.binary_cross_entropy_with_logits(x, np.full(x.shape, 0.3, np.float32)), ()),
+]
+
+
+@pytest.mark.parametrize("k", range(len(F32_CALLS)))
+def test_float32_in_float32_out(k):
+    fn, _ = F32_CALLS[k]
+    x = Tensor(rng.standard_normal((2, 3, 5, 6)).astype(np.float32), requires_grad=True)
+    y = fn(x)
+    assert y.dtype == np.float32
+    y.sum().backward()
+    assert x.grad.dtype == np.float32 and np.isfinite(x.grad).all()
+
+
+def test_plain_pool_and_loss_calls_keep_the_fused_ops():
+    x = Tensor(rng.standard_normal((2, 3, 4, 4)), requires_grad=True)
+    assert F.max_pool2d(x, 2).node.op.name == "max_pool2d"
+    assert F.max_pool2d(x, 2, ceil_mode=True).node.op.name == "max_pool2d_ext"
+    assert F.avg_pool2d(x, 2).node.op.name == "avg_pool2d"
+    assert F.avg_pool2d(x, 2, count_include_pad=False).node.op.name == "avg_pool2d_ext"
