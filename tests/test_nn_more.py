@@ -207,3 +207,17 @@ def test_residual_cnn_trains_and_renders_with_clusters():
     assert losses[-1] < 0.7 * losses[0], losses
     root = F.cross_entropy(model(Tensor(x)), y)
     _assert_clusters(model, root, ["stem", "blocks.0", "blocks.1.norm", "fc"])
+
+
+def test_pool_and_cross_entropy_modules_take_pytorch_options():
+    x = Tensor(rng.standard_normal((1, 2, 5, 5)))
+    v, i = nn.MaxPool2d(2, ceil_mode=True, return_indices=True)(x)
+    assert v.shape == (1, 2, 3, 3) and i.dtype == np.int64
+    assert nn.MaxPool2d(3, 1, dilation=2)(x).shape == (1, 2, 1, 1)
+    avg = nn.AvgPool2d(2, ceil_mode=True, count_include_pad=False)(x)
+    assert avg.data[0, 0, 2, 2] == x.data[0, 0, 4, 4]  # the 1x1 corner window divides by 1
+    logits, target = rng.standard_normal((2, 3, 4, 4)), rng.integers(0, 3, (2, 4, 4))
+    target[0, 0] = 255
+    w = np.array([1.0, 2.0, 3.0])
+    loss = nn.CrossEntropyLoss(weight=w, ignore_index=255)(Tensor(logits), target)
+    assert loss.item() == pytest.approx(F.cross_entropy(logits, target, weight=w, ignore_index=255).item())
