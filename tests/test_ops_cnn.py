@@ -123,6 +123,7 @@ def test_conv1d_matches_scipy_correlate():
         ]
     )
     np.testing.assert_allclose(out.data, ref, atol=1e-12)
+    assert F.conv1d(x, w, padding="same").shape == (2, 4, 11)
     strided = F.conv1d(x, w, stride=2, dilation=2)
     assert strided.shape == (2, 4, 4)  # dilation 2: span 5 -> 7 outputs, stride 2 -> 4
     dil = np.zeros((4, 3, 5))  # a dilated kernel is the kernel with zeros between its taps

@@ -77,6 +77,20 @@ class AvgPool2dExt(Op):
         return out
 
     @staticmethod
+    def label(attrs):
+        """avg_pool2d's short label, plus the options that are set."""
+        from .pool import MaxPool2d
+
+        parts = [MaxPool2d.label(attrs)]
+        if attrs.get("ceil_mode"):
+            parts.append("ceil_mode")
+        if not attrs.get("count_include_pad", True):
+            parts.append("count_include_pad=False")
+        if attrs.get("divisor_override") is not None:
+            parts.append(f"divisor={attrs['divisor_override']}")
+        return " ".join(parts)
+
+    @staticmethod
     def vjp(ctx, g):
         x = ctx.inputs[0]
         return (apply(AvgPool2dExtGrad, g, x_shape=x.shape, **_avg_keys(ctx.attrs)),)
@@ -153,6 +167,8 @@ class AvgPool2dExtGrad(Op):
     @staticmethod
     def vjp(ctx, gx):
         return (apply(AvgPool2dExt, gx, **_avg_keys(ctx.attrs)),)
+
+    label = AvgPool2dExt.label
 
     @staticmethod
     def samples():

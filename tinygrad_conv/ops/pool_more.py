@@ -17,7 +17,7 @@ import numpy as np
 
 from ..autograd.registry import Op, Sample, register
 from ..tensor import Tensor, apply
-from ._util import int_pair, randn
+from ._util import fmt_pair, int_pair, randn
 
 
 def pool_ext_attrs(
@@ -248,6 +248,18 @@ class MaxPool2dExt(Op):
         return out
 
     vjp = staticmethod(_unpool_vjp)
+
+    @staticmethod
+    def label(attrs):
+        """max_pool2d's short label, plus dilation and ceil_mode when set."""
+        from .pool import MaxPool2d
+
+        parts = [MaxPool2d.label(attrs)]
+        if int_pair(attrs.get("dilation", 1), "dilation", "label") != (1, 1):
+            parts.append(f"dilation={fmt_pair(int_pair(attrs['dilation'], 'dilation', 'label'))}")
+        if attrs.get("ceil_mode"):
+            parts.append("ceil_mode")
+        return " ".join(parts)
 
     @staticmethod
     def samples():
