@@ -86,7 +86,7 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
     from .inspect_model import run_inspect
 
     run_inspect(args.checkpoint, image=args.image, dataset=args.dataset, data_dir=args.data_dir, out=args.out,
-                limit=args.limit, layer=args.layer)
+                limit=args.limit, layer=args.layer, curvature=not args.no_curvature)
     return 0
 
 
@@ -181,6 +181,9 @@ def _add_inspect(sub, common) -> None:
     ins.add_argument("--limit", type=int,
                      help="confusion matrix on the first N test images only (default: all)")
     ins.add_argument("--layer", help="the Conv2d to explain one output of (default: the first)")
+    ins.add_argument("--no-curvature", action="store_true",
+                     help="skip the second-order picture (top Hessian eigenvalues; a few seconds) "
+                          "(default: drawn)")
     ins.set_defaults(func=_cmd_inspect)
 
 
