@@ -41,7 +41,7 @@ def deflate_zeros(n_mib: int) -> bytes:
 
 
 def write_zip(path: Path, entries: list[tuple[str, bytes, int, int, int]]) -> Path:
-    """A zip written by hand: entries of (name, payload, method 0 stored / 8 deflate, crc32, uncompressed size).
+    """A zip written by hand; entries: (name, payload, method 0 stored / 8 deflate, crc32, uncompressed size).
 
     Hand-made so a member's payload can be a precomputed deflate stream (zipfile would compress it again).
     """

@@ -18,11 +18,13 @@ from ._npz import NpzError, NpzMember, NpzReader, _short
 
 __all__ = ["CheckpointError", "read_checkpoint_arrays", "MAX_CHECKPOINT_BYTES"]
 
-#: default ``max_bytes`` of ``load_checkpoint``: all declared array data together (the seed CNN's run is ~2 MB)
+#: default ``max_bytes`` of ``load_checkpoint``: all declared array data together
+#: (a seed CNN checkpoint holds ~0.1 MB)
 MAX_CHECKPOINT_BYTES = 1 << 30
 _MAX_STR = 1 << 16  # characters in one string member (rng states are ~200)
 _INT = "iu"
-_LIMITS = {"epoch": (0, 2**31 - 1), "seed": (0, 2**64 - 1), "batch_size": (1, 2**31 - 1), "optim.step": (0, 2**63 - 1)}
+_LIMITS = {"epoch": (0, 2**31 - 1), "seed": (0, 2**64 - 1), "batch_size": (1, 2**31 - 1),
+           "optim.step": (0, 2**63 - 1)}
 
 
 class CheckpointError(ValueError):
@@ -47,8 +49,8 @@ def _want(m: NpzMember, kinds: str, what: str, shape: tuple[int, ...] | None = N
         raise _Bad(f"key {_short(m.key)}: string of {m.dtype.itemsize // 4} characters, over {_MAX_STR}")
 
 
-def _plan(members: Mapping[str, NpzMember], metrics: Sequence[str], model_shapes: dict[str, np.ndarray] | None,
-          param_shapes: list[tuple[int, ...]] | None) -> None:
+def _plan(members: Mapping[str, NpzMember], metrics: Sequence[str],
+          model_shapes: dict[str, np.ndarray] | None, param_shapes: list[tuple[int, ...]] | None) -> None:
     """Check every member's key, dtype and shape from its header alone; raise _Bad at the first fault."""
     for key, m in members.items():
         head, _, rest = key.partition(".")
@@ -74,7 +76,8 @@ def _plan(members: Mapping[str, NpzMember], metrics: Sequence[str], model_shapes
     if model_shapes is not None:
         missing = [k for k in model_shapes if f"model.{k}" not in members]
         if missing:
-            raise _Bad(f"key {_short('model.' + missing[0])} missing: the model has it, the checkpoint does not"
+            raise _Bad(f"key {_short('model.' + missing[0])} missing: the model has it, the checkpoint "
+                       "does not"
                        + (f" (nor {len(missing) - 1} more)" if len(missing) > 1 else ""))
 
 
@@ -125,7 +128,8 @@ def _check_value(key: str, a: np.ndarray, allow_nonfinite: bool, config_types: M
         raise _Bad(f"key {_short(key)}: {a.shape[0]} values for {epochs} epochs")
     elif head == "config":
         _check_config(key, a.item(), rest, allow_nonfinite, config_types)
-    elif not allow_nonfinite and head in ("model", "optim") and a.dtype.kind == "f" and not np.isfinite(a).all():
+    elif (not allow_nonfinite and head in ("model", "optim") and a.dtype.kind == "f"
+          and not np.isfinite(a).all()):
         bad = np.flatnonzero(~np.isfinite(a.reshape(-1)))
         raise _Bad(f"key {_short(key)}: {bad.size} non-finite values (first {a.reshape(-1)[bad[0]]} at flat "
                    f"index {bad[0]}); pass allow_nonfinite=True to load it anyway")
@@ -149,43 +153,43 @@ def read_checkpoint_arrays(path: Any, *, fmt: str, metrics: Sequence[str], model
                            allow_nonfinite: bool = False, config_types: Mapping[str, type] | None = None,
                            max_bytes: int = MAX_CHECKPOINT_BYTES) -> dict[str, np.ndarray]:
     """key -> array of a checkpoint at ``path`` after the checks above; raises CheckpointError (one line)."""
-    def fail(msg: str) -> CheckpointError:
-        return CheckpointError(f"load_checkpoint: {path}: {msg}")
-
     try:
         with NpzReader(path) as r:
-            ms = r.members
-            if "format" not in ms:
-                raise fail(f"format 'missing', expected {fmt!r}")
-            try:
-                _want(ms["format"], "U", "a string", ())
-                found = str(r.read("format"))
-                if found != fmt:
-                    raise fail(f"format {_short(found)}, expected {fmt!r}")
-                model_shapes = None if model is None else {k: np.asarray(v) for k, v in model.state_dict().items()}
-                params = None if model is None else [tuple(p.shape) for p in model.parameters()]
-                _plan(ms, metrics, model_shapes, params)
-                total = sum(m.nbytes for m in ms.values())
-                if total > max_bytes:
-                    big = max(ms.values(), key=lambda m: m.nbytes)
-                    raise _Bad(f"declares {total} bytes of arrays, over the limit of {max_bytes} "
-                               f"(max_bytes; largest: key {_short(big.key)}, shape {big.shape} of {big.dtype})")
-                out = {k: r.read(k) for k in ("epoch", "seed", "batch_size") if k in ms}
-                for k, a in out.items():
-                    _check_value(k, a, allow_nonfinite, config_types, None)
-                missing = [k for k in ("epoch", "seed", "batch_size") if k not in out]
-                if missing:
-                    raise _Bad(f"key {missing[0]!r} missing")
-                epochs = int(out["epoch"])
-                for k in ms:
-                    if k not in out:
-                        out[k] = a = r.read(k)
-                        _check_value(k, a, allow_nonfinite, config_types, epochs)
-                missing = [f"history.{m}" for m in metrics if f"history.{m}" not in ms]
-                if missing:
-                    raise _Bad(f"key {missing[0]!r} missing")
-                return out
-            except _Bad as e:
-                raise fail(str(e)) from None
-    except NpzError as e:
-        raise fail(str(e)) from None
+            return _read_all(r, fmt, metrics, model, allow_nonfinite, config_types, max_bytes)
+    except (NpzError, _Bad) as e:
+        raise CheckpointError(f"load_checkpoint: {path}: {e}") from None
+
+
+def _read_all(r: NpzReader, fmt: str, metrics: Sequence[str], model: Any, allow_nonfinite: bool,
+              config_types: Mapping[str, type] | None, max_bytes: int) -> dict[str, np.ndarray]:
+    ms = r.members
+    if "format" not in ms:
+        raise _Bad(f"format 'missing', expected {fmt!r}")
+    _want(ms["format"], "U", "a string", ())
+    found = str(r.read("format"))
+    if found != fmt:
+        raise _Bad(f"format {_short(found)}, expected {fmt!r}")
+    # 1. headers only: keys, dtypes, shapes (exact with the model), total size
+    shapes = None if model is None else {k: np.asarray(v) for k, v in model.state_dict().items()}
+    params = None if model is None else [tuple(p.shape) for p in model.parameters()]
+    _plan(ms, metrics, shapes, params)
+    total = sum(m.nbytes for m in ms.values())
+    if total > max_bytes:
+        big = max(ms.values(), key=lambda m: m.nbytes)
+        raise _Bad(f"declares {total} bytes of arrays, over the limit of {max_bytes} (max_bytes; "
+                   f"largest: key {_short(big.key)}, shape {big.shape} of {big.dtype})")
+    missing = [k for k in ("epoch", "seed", "batch_size") if k not in ms]
+    missing += [f"history.{m}" for m in metrics if f"history.{m}" not in ms]
+    if missing:
+        raise _Bad(f"key {missing[0]!r} missing")
+    # 2. data, counters first (history lengths are checked against epoch)
+    out: dict[str, np.ndarray] = {}
+    for k in ("epoch", "seed", "batch_size"):
+        out[k] = r.read(k)
+        _check_value(k, out[k], allow_nonfinite, config_types, None)
+    epochs = int(out["epoch"])
+    for k in ms:
+        if k not in out:
+            out[k] = r.read(k)
+            _check_value(k, out[k], allow_nonfinite, config_types, epochs)
+    return out

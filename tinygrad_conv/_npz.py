@@ -110,7 +110,7 @@ class NpzReader:
         """The array of member ``key``: exactly its declared bytes, read in chunks into one buffer."""
         m = self.members[key]
         out = np.empty(m.shape, dtype=m.dtype, order="F" if m.fortran_order else "C")
-        flat = memoryview(out.reshape(-1, order="A").view(np.uint8)) if m.nbytes else memoryview(b"")
+        flat = memoryview(out.reshape(-1, order="A").view(np.uint8))  # type: ignore[arg-type]
         try:
             with self._zip.open(m.info) as f:
                 f.read(m.header_len)

@@ -96,8 +96,8 @@ def load_checkpoint(path: str | os.PathLike, *, model=None, allow_nonfinite: boo
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"load_checkpoint: no checkpoint at {path}")
-    d = read_checkpoint_arrays(path, fmt=CHECKPOINT_FORMAT, metrics=METRICS, model=model,
-                               allow_nonfinite=allow_nonfinite, config_types=config_types, max_bytes=max_bytes)
+    d = read_checkpoint_arrays(path, fmt=CHECKPOINT_FORMAT, metrics=METRICS, model=model, max_bytes=max_bytes,
+                               allow_nonfinite=allow_nonfinite, config_types=config_types)
 
     def sub(prefix: str) -> dict[str, np.ndarray]:
         return {k[len(prefix):]: v for k, v in d.items() if k.startswith(prefix)}

@@ -111,7 +111,7 @@ def read_idx(path: str | os.PathLike, *, max_bytes: int | None = None) -> np.nda
             raise ValueError(f"read_idx: {path}: name ends in .gz but the file is not gzip data "
                              f"(first bytes {start.hex() or 'none: empty file'})")
         with (gzip.GzipFile(fileobj=raw, mode="rb") if gz else contextlib.nullcontext(raw)) as f:
-            return _read_stream(f, path, limit, None if gz else size)
+            return _read_stream(f, path, limit, None if gz else size)  # type: ignore[arg-type]
 
 
 def _read_stream(f: IO[bytes], path: Path, limit: int, size: int | None) -> np.ndarray:
@@ -145,7 +145,8 @@ def _read_stream(f: IO[bytes], path: Path, limit: int, size: int | None) -> np.n
         raise ValueError(f"read_idx: {path}: {what}: shape {shape} of {native.name} needs "
                          f"{want} data bytes, file has {got}")
     out = np.empty(shape, dtype=dtype)  # big-endian as stored; swapped in place below
-    got = _readinto(f, memoryview(out.reshape(-1).view(np.uint8)), path)
+    buf = memoryview(out.reshape(-1).view(np.uint8))  # type: ignore[arg-type]
+    got = _readinto(f, buf, path)
     if got < want:
         raise ValueError(f"read_idx: {path}: truncated: shape {shape} of {native.name} needs "
                          f"{want} data bytes, file has {got}")
