@@ -2,6 +2,8 @@
 the key."""
 
 import io
+import subprocess
+import sys
 import zipfile
 
 import numpy as np
@@ -227,3 +229,13 @@ def test_known_key_bomb_is_refused_before_reading(good, tmp_path):
         load_checkpoint(bomb, model=tiny_model())
     with pytest.raises(CheckpointError, match=r"limit of 1000000 \(max_bytes; largest: key 'model.1.weight'"):
         load_checkpoint(bomb, max_bytes=10**6)
+
+
+def test_cli_prints_the_checkpoint_error_as_one_line(good, tmp_path):
+    bomb = npz_with_bomb(tmp_path / "b.npz", good, "evil", (256 << 20,))
+    proc = subprocess.run([sys.executable, "-m", "tinygrad_conv.cli", "evaluate", str(bomb)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode != 0 and proc.stdout == ""
+    assert proc.stderr == (f"tinygrad-conv evaluate: load_checkpoint: {bomb}: unknown key 'evil' (a "
+                           "checkpoint holds format, epoch, seed, batch_size, config.*, model.*, optim.*, "
+                           "history.<metric> and rng.*)\n")

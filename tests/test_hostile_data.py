@@ -1,6 +1,8 @@
 """IDX files and datasets that lie: oversized declarations, gzip bombs, trailing data, bad labels."""
 
 import gzip
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -145,3 +147,16 @@ def test_image_and_label_counts_must_match_naming_both_files(clean_env):
     assert str(e.value) == (f"load_dataset: mnist: {d / 't10k-images-idx3-ubyte.gz'} has 6 images but "
                             f"{d / 't10k-labels-idx1-ubyte.gz'} has 5 labels")
     assert STEMS[3] == "t10k-labels-idx1-ubyte"
+
+
+def test_cli_train_refuses_a_bad_test_label_before_training(clean_env):
+    d, out = clean_env / "d", clean_env / "run"
+    fake_dataset(d, marker=1)
+    bad = _corrupt(d, "t10k-labels-idx1-ubyte", np.array([0, 1, 2, 3, 4, 11], np.uint8))
+    proc = subprocess.run([sys.executable, "-m", "tinygrad_conv.cli", "train", "--dataset", "mnist", "--data",
+                           str(d), "--epochs", "1", "--out", str(out), "--quiet"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode != 0
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last == f"tinygrad-conv train: load_dataset: {bad}: 1 labels outside [0, 10), first 11 at index 5"
+    assert not (out / "checkpoint.npz").exists() and not (out / "metrics.csv").exists()
