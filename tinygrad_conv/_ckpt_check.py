@@ -8,13 +8,14 @@ declared, and their values checked (integer counters in range, finite weights, t
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-from ._npz import NpzError, NpzMember, NpzReader, _short
+from ._npz import NpzError, NpzMember, NpzReader, _one_line, _short
 
 __all__ = ["CheckpointError", "read_checkpoint_arrays", "MAX_CHECKPOINT_BYTES"]
 
@@ -23,6 +24,7 @@ __all__ = ["CheckpointError", "read_checkpoint_arrays", "MAX_CHECKPOINT_BYTES"]
 MAX_CHECKPOINT_BYTES = 1 << 30
 _MAX_STR = 1 << 16  # characters in one string member (rng states are ~200)
 _INT = "iu"
+_BIT_GENERATORS = ("PCG64", "PCG64DXSM", "MT19937", "Philox", "SFC64")
 _LIMITS = {"epoch": (0, 2**31 - 1), "seed": (0, 2**64 - 1), "batch_size": (1, 2**31 - 1),
            "optim.step": (0, 2**63 - 1)}
 
@@ -120,12 +122,16 @@ def _check_value(key: str, a: np.ndarray, allow_nonfinite: bool, config_types: M
                  epochs: int | None) -> None:
     """Checks that need the data: ranges, finiteness, config types, history length."""
     head, _, rest = key.partition(".")
-    if key in _LIMITS:
-        lo, hi = _LIMITS[key]
+    if key in _LIMITS or (head == "optim" and key.endswith(".step")):
+        lo, hi = _LIMITS.get(key, _LIMITS["optim.step"])
         if not lo <= int(a) <= hi:
             raise _Bad(f"key {_short(key)}: {int(a)} is out of range [{lo}, {hi}]")
     elif head == "history" and epochs is not None and a.shape != (epochs,):
         raise _Bad(f"key {_short(key)}: {a.shape[0]} values for {epochs} epochs")
+    elif key == "history.epoch" and not (np.isfinite(a).all() and (a == np.arange(1, len(a) + 1)).all()):
+        raise _Bad(f"key {_short(key)}: {_short(str(a.tolist()))}, expected 1, 2, ... one per epoch")
+    elif head == "rng":
+        _check_rng_state(key, str(a))
     elif head == "config":
         _check_config(key, a.item(), rest, allow_nonfinite, config_types)
     elif (not allow_nonfinite and head in ("model", "optim") and a.dtype.kind == "f"
@@ -133,6 +139,19 @@ def _check_value(key: str, a: np.ndarray, allow_nonfinite: bool, config_types: M
         bad = np.flatnonzero(~np.isfinite(a.reshape(-1)))
         raise _Bad(f"key {_short(key)}: {bad.size} non-finite values (first {a.reshape(-1)[bad[0]]} at flat "
                    f"index {bad[0]}); pass allow_nonfinite=True to load it anyway")
+
+
+def _check_rng_state(key: str, text: str) -> None:
+    """The JSON of ``bit_generator.state``: parsed and tried on a fresh generator of its kind, so a resume
+    cannot fail on it after the model is already loaded."""
+    try:
+        st = json.loads(text)
+        kind = st["bit_generator"] if isinstance(st, dict) else None
+        if kind not in _BIT_GENERATORS:
+            raise ValueError(f"bit_generator {_short(str(kind))}, known: {', '.join(_BIT_GENERATORS)}")
+        getattr(np.random, kind)().state = st
+    except (ValueError, TypeError, KeyError, OverflowError, RecursionError) as e:
+        raise _Bad(f"key {_short(key)}: not a generator state ({_one_line(e)})") from None
 
 
 def _check_config(key: str, v: Any, field: str, allow_nonfinite: bool,
