@@ -160,3 +160,19 @@ def test_cli_train_refuses_a_bad_test_label_before_training(clean_env):
     last = proc.stderr.strip().splitlines()[-1]
     assert last == f"tinygrad-conv train: load_dataset: {bad}: 1 labels outside [0, 10), first 11 at index 5"
     assert not (out / "checkpoint.npz").exists() and not (out / "metrics.csv").exists()
+
+
+def test_mnist_sample_labels_and_size_are_checked(tmp_path, monkeypatch):
+    from tinygrad_conv.data import datasets as ds
+
+    rows = np.zeros((3, 785), np.int64)
+    rows[:, -1] = [3, 10, 4]
+    p = tmp_path / "mnist_5k.csv.gz"
+    p.write_bytes(gzip.compress("\n".join(",".join(map(str, r)) for r in rows).encode()))
+    monkeypatch.setattr(ds, "mnist_sample_path", lambda: p)
+    with pytest.raises(ValueError) as e:
+        load_dataset("mnist-sample")
+    assert str(e.value) == f"load_dataset: {p}: 1 labels outside [0, 10), first 10 at index 1"
+    gzip_bomb(p, b"", 80 * MiB)  # 80 KB on disk; decompression stops after 64 MiB
+    with pytest.raises(ValueError, match=r"cannot parse as CSV .*more than 67108864 bytes uncompressed"):
+        load_dataset("mnist-sample")

