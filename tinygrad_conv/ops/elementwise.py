@@ -180,8 +180,7 @@ class Clip(Op):
 
     @staticmethod
     def forward(ctx, x, min=None, max=None):
-        if min is not None and max is not None and min > max:
-            raise ValueError(f"clip: min {min} > max {max}")
+        # min > max: np.clip gives max everywhere, as PyTorch's clamp (the mask below is all False)
         if ctx.needs_input_grad[0]:
             mask = np.ones(x.shape, dtype=bool)
             if min is not None:
