@@ -7,12 +7,12 @@ public API is used, so the tests hold whatever the engine looks like inside.
 from __future__ import annotations
 
 import re
-import tomllib
 import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
+import tomllib
 
 import tinygrad_conv as tc
 from tinygrad_conv import functional as F
