@@ -31,7 +31,7 @@ num_dtypes = st.sampled_from([np.float32, np.float64, np.int32, np.int64])
 
 def values(dtype, shape, lo=-3, hi=3):
     if np.dtype(dtype).kind == "f":
-        elems = st.floats(lo, hi, allow_nan=False, width=np.finfo(dtype).bits)
+        elems = st.floats(lo, hi, allow_nan=False, allow_subnormal=False, width=np.finfo(dtype).bits)
     else:
         elems = st.integers(lo, hi)
     return hnp.arrays(dtype, shape, elements=elems)
@@ -63,7 +63,7 @@ def test_binary_forward_matches_numpy(ab, name):
 @given(binary_operands())
 def test_div_is_true_division(ab):
     a, b = ab
-    b = np.where(b == 0, 1, b).astype(b.dtype)
+    b = np.where(np.abs(b) < 0.25, 1, b).astype(b.dtype)  # no division by (near-)zero
     out = tc.Tensor(a) / tc.Tensor(b)
     want_dt = promote(a.dtype, b.dtype) if a.dtype.kind == "f" or b.dtype.kind == "f" else np.float32
     assert out.dtype == want_dt

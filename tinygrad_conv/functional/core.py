@@ -327,7 +327,10 @@ def getitem(x: ArrayLike, index: Any) -> Tensor:
 @renamed(dim="axis")
 def concatenate(tensors: Sequence[ArrayLike], axis: int = 0) -> Tensor:
     """Join tensors along an existing axis (``tc.cat`` is the same function)."""
-    return apply(shape_ops.Concatenate, *[as_tensor(t) for t in tensors], axis=axis)
+    ts = [as_tensor(t) for t in tensors]
+    if ts:  # checked here too: NumPy < 2 reads an axis >= 32 as axis=None and flattens silently
+        normalize_axes(axis, builtins.max(ts[0].ndim, 1), "concatenate")
+    return apply(shape_ops.Concatenate, *ts, axis=axis)
 
 
 cat = concatenate

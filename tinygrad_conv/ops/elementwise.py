@@ -162,13 +162,15 @@ Exp = _unary("exp", np.exp, lambda x, y: y)
 Log = _unary("log", np.log, lambda x, y: 1 / x, _pos_samples, save_x=True)
 Sqrt = _unary("sqrt", np.sqrt, lambda x, y: 0.5 / y, _pos_samples)
 Abs = _unary("abs", np.abs, lambda x, y: np.sign(x), _kink_samples, save_x=True)
-Relu = _unary("relu", lambda x: np.maximum(x, 0), lambda x, y: y > 0, _kink_samples)
+# a zero of x's own dtype: under NumPy 1.x a Python 0 would widen a 0-d float32 input to float64
+Relu = _unary("relu", lambda x: np.maximum(x, np.zeros((), x.dtype)), lambda x, y: y > 0, _kink_samples)
 Tanh = _unary("tanh", np.tanh, lambda x, y: 1 - y * y)  # the seed returned tanh here
 
 
 def _sigmoid(x):
     e = np.exp(-np.abs(x))  # exp of a non-positive number never overflows
-    return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+    one = np.ones((), e.dtype)  # not a Python 1: NumPy 1.x would widen a 0-d float32 to float64
+    return np.where(x >= 0, one / (one + e), e / (one + e))
 
 
 Sigmoid = _unary("sigmoid", _sigmoid, lambda x, y: y * (1 - y))
