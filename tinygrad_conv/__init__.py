@@ -11,13 +11,14 @@ from typing import Any
 
 import numpy as _np
 
-from . import _malloc, functional
+from . import _malloc, autodiff, functional
 from . import ops as _ops  # noqa: F401  (registers every op)
 from .autograd import (
     AnomalyError,
     detect_anomaly,
     enable_grad,
     get_op,
+    grad,
     is_grad_enabled,
     no_grad,
     registered_ops,
@@ -77,7 +78,7 @@ from .functional.core import (
     var,
     where,
 )
-from .gradcheck import GradcheckError, gradcheck, gradcheck_report
+from .gradcheck import GradcheckError, gradcheck, gradcheck_report, gradgradcheck
 from .tensor import Tensor
 
 __version__ = "0.1.0"
@@ -106,6 +107,7 @@ def __dir__() -> list[str]:
 __all__ = [
     "Tensor", "functional", "no_grad", "enable_grad", "is_grad_enabled", "detect_anomaly",
     "AnomalyError", "registered_ops", "get_op", "gradcheck", "gradcheck_report", "GradcheckError",
+    "grad", "gradgradcheck", "autodiff",
     # factories and randomness
     "zeros", "ones", "full", "empty", "zeros_like", "ones_like", "full_like", "arange", "linspace",
     "eye", "rand", "randn", "randint", "manual_seed", "default_generator", "from_numpy",

@@ -8,16 +8,22 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
-from . import functional as F  # noqa: F401  (a partial module here; used only at call time)
 from .autograd.registry import normalize_axes
 from .autograd.tape import STATE
 
 if TYPE_CHECKING:
     from .tensor import Tensor
+
+
+def _F() -> Any:
+    """``tinygrad_conv.functional``, imported on first use: it imports ``tensor``, which imports us."""
+    from . import functional
+
+    return functional
 
 
 def _dims(dims: tuple[Any, ...]) -> tuple[int, ...]:
@@ -32,6 +38,7 @@ class TensorAPI:
 
     __slots__ = ()
     data: np.ndarray
+    _data: np.ndarray
     requires_grad: bool
 
     # ---- Python protocols ----------------------------------------------------------------
@@ -77,6 +84,29 @@ class TensorAPI:
         view.flags.writeable = False  # writing through it would change values the tape saved
         return view
 
+    # comparisons are elementwise (NumPy's broadcasting) and give bool tensors without gradient
+    def __eq__(self, o: object) -> Tensor:  # type: ignore[override]
+        return _compare(np.equal, self, o)
+
+    def __ne__(self, o: object) -> Tensor:  # type: ignore[override]
+        return _compare(np.not_equal, self, o)
+
+    def __lt__(self, o: Any) -> Tensor:
+        return _compare(np.less, self, o)
+
+    def __le__(self, o: Any) -> Tensor:
+        return _compare(np.less_equal, self, o)
+
+    def __gt__(self, o: Any) -> Tensor:
+        return _compare(np.greater, self, o)
+
+    def __ge__(self, o: Any) -> Tensor:
+        return _compare(np.greater_equal, self, o)
+
+    # identity hash, deliberately: the engine keys dicts and sets by tensor object, and a
+    # value-based hash would change as data changes in place (PyTorch hashes by id too)
+    __hash__ = object.__hash__
+
     # ---- sizes (PyTorch spellings) --------------------------------------------------------
     def numel(self) -> builtins.int:
         """Number of elements."""
@@ -98,33 +128,33 @@ class TensorAPI:
     # ---- shape aliases --------------------------------------------------------------------
     def view(self, *shape: builtins.int | Sequence[builtins.int]) -> Tensor:
         """Same as ``reshape`` (NumPy arrays need no contiguity, so it never fails on layout)."""
-        return F.reshape(self, _dims(shape))
+        return _F().reshape(self, _dims(shape))
 
     def permute(self, *dims: builtins.int | Sequence[builtins.int]) -> Tensor:
         """Reorder the axes: ``x.permute(0, 2, 3, 1)``; negative dims allowed."""
         d = _dims(dims)
         if len(d) != self.data.ndim:
             raise ValueError(f"permute: {len(d)} dims {d} given for a tensor with {self.data.ndim} dims")
-        return F.transpose(self, [a % builtins.max(self.data.ndim, 1) for a in d])
+        return _F().transpose(self, [a % builtins.max(self.data.ndim, 1) for a in d])
 
     def unsqueeze(self, dim: builtins.int) -> Tensor:
         """Insert a size-1 axis at ``dim`` (in [-ndim-1, ndim])."""
-        return F.unsqueeze(self, dim)
+        return _F().unsqueeze(self, dim)
 
     def squeeze(self, dim: builtins.int | tuple[builtins.int, ...] | None = None) -> Tensor:
         """Drop size-1 axes (all, or those in ``dim``; a listed axis that is not size 1 stays)."""
-        return F.squeeze(self, dim)
+        return _F().squeeze(self, dim)
 
     def expand(self, *sizes: builtins.int | Sequence[builtins.int]) -> Tensor:
         """Broadcast to ``sizes`` (-1 keeps an axis), as ``torch.Tensor.expand``."""
-        return F.expand(self, _dims(sizes))
+        return _F().expand(self, _dims(sizes))
 
     # ---- dtype casts ----------------------------------------------------------------------
     def to(self, dtype: Any) -> Tensor:
         """Cast to ``dtype`` (no copy, no node when it already has it)."""
         if np.dtype(dtype) == self.data.dtype:
             return self  # type: ignore[return-value]
-        return F.cast(self, dtype)
+        return _F().cast(self, dtype)
 
     def float(self) -> Tensor:
         """Cast to float32."""
@@ -153,14 +183,14 @@ class TensorAPI:
     # ---- copies and in-place fills --------------------------------------------------------
     def clone(self) -> Tensor:
         """A copy with its own memory; the gradient flows back to ``self``."""
-        return F.cast(self, self.data.dtype)  # cast always copies; its VJP is the identity
+        return _F().cast(self, self.data.dtype)  # cast always copies; its VJP is the identity
 
     def contiguous(self) -> Tensor:
         """``self`` if its data is C-contiguous, otherwise a C-ordered copy (differentiable)."""
         if self.data.flags.c_contiguous:
             return self  # type: ignore[return-value]
         out = self.clone()
-        out.data = np.ascontiguousarray(out.data)
+        out._data = np.ascontiguousarray(out.data)  # a fresh tensor: no version bump
         return out
 
     def _inplace(self, what: str) -> None:
@@ -173,10 +203,28 @@ class TensorAPI:
         """Set every element to 0 in place and return self."""
         self._inplace("zero_")
         self.data[...] = 0
+        cast(Any, self)._bump_version()  # backward then refuses ops that saved the old values
         return self  # type: ignore[return-value]
 
     def fill_(self, value: Any) -> Tensor:
         """Set every element to ``value`` in place and return self."""
         self._inplace("fill_")
         self.data[...] = value
+        cast(Any, self)._bump_version()
         return self  # type: ignore[return-value]
+
+
+def _compare(fn: Any, t: Any, o: Any) -> Any:
+    """Elementwise comparison as a bool tensor; NotImplemented for non-numeric operands, so
+    ``t == None`` or ``t == "a"`` is plain False as in PyTorch (Python falls back to identity)."""
+    from .tensor import Tensor  # a cycle at import time; resolved by the time anyone compares
+
+    other = o.data if isinstance(o, Tensor) else o
+    if not isinstance(other, (np.ndarray, np.generic, builtins.bool, builtins.int, builtins.float)):
+        try:
+            other = np.asarray(other)
+        except Exception:
+            return NotImplemented
+        if other.dtype.kind not in "biuf":
+            return NotImplemented
+    return Tensor(fn(t.data, other))

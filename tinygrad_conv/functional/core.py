@@ -199,8 +199,9 @@ def max(x: ArrayLike, axis: Axis = None, keepdims: bool = False) -> Tensor:
 
 @renamed(dim="axis", keepdim="keepdims")
 def min(x: ArrayLike, axis: Axis = None, keepdims: bool = False) -> Tensor:
-    """Minimum over ``axis`` (as -max(-x))."""
-    return neg(max(neg(x), axis=axis, keepdims=keepdims))
+    """Minimum over ``axis``, exact for every dtype; tied minima share the gradient."""
+    x = as_tensor(x)
+    return apply(reduce.Min, x, axis=_axis_0d(x, axis, "min"), keepdims=keepdims)
 
 
 @renamed(dim="axis", keepdim="keepdims")
