@@ -293,7 +293,8 @@ def squeeze(x: ArrayLike, dim: int | tuple[int, ...] | None = None) -> Tensor:
 
 def expand(x: ArrayLike, shape: Sequence[int]) -> Tensor:
     """Broadcast ``x`` to ``shape`` (-1 keeps that axis's size; new axes go in front), as
-    ``torch.Tensor.expand``. The gradient sums back over the broadcast axes."""
+    ``torch.Tensor.expand``. The result is a read-only view; the gradient sums back over the
+    broadcast axes."""
     x = as_tensor(x)
     shape = tuple(int(s) for s in shape)
     lead = len(shape) - x.ndim
@@ -308,8 +309,7 @@ def expand(x: ArrayLike, shape: Sequence[int]) -> Tensor:
         raise ValueError(f"expand: cannot expand shape {x.shape} to {shape}")
     if full == x.shape:
         return x
-    # an add of zeros is a recorded broadcast whose VJP (unbroadcast) is exactly expand's
-    return add(x, Tensor(np.broadcast_to(np.zeros((), dtype=x.dtype), full)))
+    return apply(shape_ops.BroadcastTo, x, shape=full)  # a read-only view, as torch's expand
 
 
 def getitem(x: ArrayLike, index: Any) -> Tensor:
