@@ -79,6 +79,22 @@ def test_binary_backward_matches_central_differences(ab, name):
     tc.gradcheck(getattr(F, name), [a, b])
 
 
+@GRAD
+@given(binary_operands(dtypes=st.just(np.float64)))
+def test_pow_where_clip_forward_and_backward(ab):
+    a, b = ab
+    base = np.abs(a) + 0.5  # a positive base: d/db a**b = a**b log a is defined
+    np.testing.assert_allclose(F.pow(base, b).data, np.power(base, b), rtol=1e-12)
+    tc.gradcheck(F.pow, [base, b])
+    cond = (a + b) > 0
+    np.testing.assert_array_equal(F.where(cond, a, b).data, np.where(cond, a, b))
+    tc.gradcheck(lambda x, y: F.where(cond, x, y), [a, b])
+    lo, hi = -0.75, 1.25
+    x = np.where((np.abs(a - lo) < 1e-3) | (np.abs(a - hi) < 1e-3), 0.0, a)  # off the kinks
+    np.testing.assert_array_equal(F.clip(x, lo, hi).data, np.clip(x, lo, hi))
+    tc.gradcheck(lambda t: F.clip(t, lo, hi), [x])
+
+
 UNARY = {
     "exp": (np.exp, -2, 2), "log": (np.log, 0.2, 3), "sqrt": (np.sqrt, 0.2, 3),
     "tanh": (np.tanh, -3, 3), "sigmoid": (lambda x: 1 / (1 + np.exp(-x)), -3, 3), "neg": (np.negative, -3, 3),
