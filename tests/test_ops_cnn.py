@@ -1,40 +1,16 @@
 """Issue 12 CNN ops: conv_transpose2d, conv1d, pixel_shuffle, unfold/fold and pad modes against
-independent NumPy/SciPy references (PyTorch too when installed); second-order checks of every new
-op; float32 through every new entry point (pools and interpolation: test_ops_pool_interp.py)."""
+independent NumPy/SciPy references (PyTorch too when installed); float32 through every new entry
+point (pools and interpolation: test_ops_pool_interp.py). First and second order of every new op's
+samples run in tests/test_registry.py."""
 
 import numpy as np
 import pytest
 import scipy.signal as sig
-from gradgrad_helpers import gradgrad_failures
 
-import tinygrad_conv as tc
 from tinygrad_conv import Tensor
 from tinygrad_conv import functional as F
 
-NEW_OPS = [
-    "conv_transpose2d",
-    "unfold",
-    "fold",
-    "max_pool2d_ext",
-    "max_unpool2d",
-    "plane_gather",
-    "adaptive_max_pool2d",
-    "avg_pool2d_ext",
-    "avg_pool2d_ext_grad",
-    "resize_axis",
-    "resize_axis_grad",
-    "pad_mode",
-    "pad_mode_grad",
-    "bce_with_logits",
-]
 rng = np.random.default_rng(0)
-
-
-@pytest.mark.parametrize("name", NEW_OPS)
-def test_second_order_through_samples(name):
-    assert name in tc.registered_ops()
-    bad = gradgrad_failures(tc.get_op(name))
-    assert not bad, "\n".join(bad)
 
 
 # ---- conv_transpose2d --------------------------------------------------------------------------

@@ -68,7 +68,7 @@ def binary_cross_entropy(
     x = as_tensor(x)
     y = _like(target, x)
     _same_shape(x, y, "binary_cross_entropy")
-    if x.size and (x.data.min() < 0 or x.data.max() > 1):
+    if x.data.size and (x.data.min() < 0 or x.data.max() > 1):
         raise ValueError(
             f"binary_cross_entropy: input values must lie in [0, 1], got range "
             f"[{x.data.min():.4g}, {x.data.max():.4g}] (use binary_cross_entropy_with_logits "

@@ -318,7 +318,7 @@ class PadModeGrad(Op):
                 continue
             n = g.shape[ax] - a - b
             idx = pad_index(n, a, b, mode)
-            sl = [slice(None)] * g.ndim
+            sl: list[Any] = [slice(None)] * g.ndim
             sl[ax] = slice(a, a + n)
             out = g[tuple(sl)].copy()
             for j in list(range(a)) + list(range(a + n, a + n + b)):
