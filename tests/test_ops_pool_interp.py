@@ -121,7 +121,7 @@ def test_max_unpool2d_inverts_pooling_and_pool_errors():
     up = F.max_unpool2d(v, i, 2)
     assert up.shape == x.shape
     np.testing.assert_array_equal(up.data, np.where(up.data != 0, x, 0))
-    assert np.count_nonzero(up.data) == v.size
+    assert np.count_nonzero(up.data) == v.data.size
     with pytest.raises(ValueError, match=r"max_unpool2d: index .* out of range"):
         F.max_unpool2d(v, i + 100, 2)
     with pytest.raises(ValueError, match=r"max_pool2d: padding \(2, 2\) must be .* at most half"):
