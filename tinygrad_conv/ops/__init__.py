@@ -1,3 +1,17 @@
 """Op families; importing this package registers every op in the global registry."""
 
-from . import activation, conv, elementwise, linalg, loss, pool, pool_grad, reduce, shape, unary  # noqa: F401
+from . import (  # noqa: F401
+    activation,
+    conv,
+    elementwise,
+    index,
+    linalg,
+    loss,
+    pool,
+    pool_grad,
+    reduce,
+    reduce_more,
+    scan,
+    shape,
+    unary,
+)
