@@ -15,7 +15,8 @@ import tinygrad_conv as tc
 from tinygrad_conv.tensor import Tensor, apply
 
 
-def gradgrad(fn: Callable[..., Tensor], inputs: Sequence, constant: Sequence[int] = (), seed: int = 7) -> bool:
+def gradgrad(fn: Callable[..., Tensor], inputs: Sequence, constant: Sequence[int] = (),
+             seed: int = 7) -> bool:
     """Check d/d(x, v) of <v, J_fn(x)>-style gradients: gradcheck of x, v -> grad(fn(x), x, v).
 
     ``inputs``: arrays; float ones not listed in ``constant`` are differentiated."""
@@ -43,8 +44,9 @@ def gradgrad_op(name: str) -> None:
     """Second-order check of every sample of the registered op ``name`` (raises on failure)."""
     op = tc.get_op(name)
     for s in op.samples():
-        fn = (lambda *xs, _s=s: apply(op, *[x if isinstance(x, Tensor) else Tensor(x) for x in xs],
-                                      **_s.kwargs))
+        def fn(*xs, _s=s):
+            return apply(op, *[x if isinstance(x, Tensor) else Tensor(x) for x in xs], **_s.kwargs)
+
         try:
             gradgrad(fn, s.args, s.constant)
         except Exception as e:

@@ -46,35 +46,38 @@ def _rounding_samples():
 
 _LN2, _LN10 = math.log(2.0), math.log(10.0)
 
-Sin = _unary("sin", np.sin, lambda g, x, y: g * apply(Cos, x), _samples(-3.0, 3.0))
-Cos = _unary("cos", np.cos, lambda g, x, y: -(g * apply(Sin, x)), _samples(-3.0, 3.0))
-Tan = _unary("tan", np.tan, lambda g, x, y: g * (y * y + 1.0), _samples(-1.2, 1.2), save_output=True)
-Asin = _unary("asin", np.arcsin, lambda g, x, y: g * apply(Rsqrt, 1.0 - x * x), _samples(-0.8, 0.8))
-Acos = _unary("acos", np.arccos, lambda g, x, y: -(g * apply(Rsqrt, 1.0 - x * x)), _samples(-0.8, 0.8))
-Atan = _unary("atan", np.arctan, lambda g, x, y: g / (x * x + 1.0), _samples(-3.0, 3.0))
-Sinh = _unary("sinh", np.sinh, lambda g, x, y: g * apply(Cosh, x), _samples(-2.0, 2.0))
-Cosh = _unary("cosh", np.cosh, lambda g, x, y: g * apply(Sinh, x), _samples(-2.0, 2.0))
-Log2 = _unary("log2", np.log2, lambda g, x, y: g / (x * _LN2), _samples(0.2, 3.0))
-Log10 = _unary("log10", np.log10, lambda g, x, y: g / (x * _LN10), _samples(0.2, 3.0))
-Log1p = _unary("log1p", np.log1p, lambda g, x, y: g / (x + 1.0), _samples(-0.7, 3.0))
-Expm1 = _unary("expm1", np.expm1, lambda g, x, y: g * (y + 1.0), _samples(-2.0, 2.0), save_output=True)
-Exp2 = _unary("exp2", np.exp2, lambda g, x, y: g * y * _LN2, _samples(-2.0, 2.0), save_output=True)
+Sin: type[Op] = _unary("sin", np.sin, lambda g, x, y: g * apply(Cos, x), _samples(-3.0, 3.0))
+Cos: type[Op] = _unary("cos", np.cos, lambda g, x, y: -(g * apply(Sin, x)), _samples(-3.0, 3.0))
+Tan: type[Op] = _unary("tan", np.tan, lambda g, x, y: g * (y * y + 1.0), _samples(-1.2, 1.2),
+                       save_output=True)
+Asin: type[Op] = _unary("asin", np.arcsin, lambda g, x, y: g * apply(Rsqrt, 1.0 - x * x), _samples(-0.8, 0.8))
+Acos: type[Op] = _unary("acos", np.arccos, lambda g, x, y: -(g * apply(Rsqrt, 1.0 - x * x)),
+                        _samples(-0.8, 0.8))
+Atan: type[Op] = _unary("atan", np.arctan, lambda g, x, y: g / (x * x + 1.0), _samples(-3.0, 3.0))
+Sinh: type[Op] = _unary("sinh", np.sinh, lambda g, x, y: g * apply(Cosh, x), _samples(-2.0, 2.0))
+Cosh: type[Op] = _unary("cosh", np.cosh, lambda g, x, y: g * apply(Sinh, x), _samples(-2.0, 2.0))
+Log2: type[Op] = _unary("log2", np.log2, lambda g, x, y: g / (x * _LN2), _samples(0.2, 3.0))
+Log10: type[Op] = _unary("log10", np.log10, lambda g, x, y: g / (x * _LN10), _samples(0.2, 3.0))
+Log1p: type[Op] = _unary("log1p", np.log1p, lambda g, x, y: g / (x + 1.0), _samples(-0.7, 3.0))
+Expm1: type[Op] = _unary("expm1", np.expm1, lambda g, x, y: g * (y + 1.0), _samples(-2.0, 2.0),
+                         save_output=True)
+Exp2: type[Op] = _unary("exp2", np.exp2, lambda g, x, y: g * y * _LN2, _samples(-2.0, 2.0), save_output=True)
 # d/dx x**-1/2 = -1/2 x**-3/2 = -y**3 / 2
-Rsqrt = _unary("rsqrt", lambda x: 1.0 / np.sqrt(x), lambda g, x, y: g * (y * y * y) * -0.5,
+Rsqrt: type[Op] = _unary("rsqrt", lambda x: 1.0 / np.sqrt(x), lambda g, x, y: g * (y * y * y) * -0.5,
                _samples(0.2, 3.0), save_output=True)
-Reciprocal = _unary("reciprocal", np.reciprocal, lambda g, x, y: -(g * y * y), _samples(0.3, 3.0),
+Reciprocal: type[Op] = _unary("reciprocal", np.reciprocal, lambda g, x, y: -(g * y * y), _samples(0.3, 3.0),
                     save_output=True)
-Square = _unary("square", np.square, lambda g, x, y: g * x * 2.0, _samples(-2.0, 2.0))
+Square: type[Op] = _unary("square", np.square, lambda g, x, y: g * x * 2.0, _samples(-2.0, 2.0))
 _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
-Erf = _unary("erf", _erf, lambda g, x, y: g * apply(Exp, -(x * x)) * _TWO_OVER_SQRT_PI,
+Erf: type[Op] = _unary("erf", _erf, lambda g, x, y: g * apply(Exp, -(x * x)) * _TWO_OVER_SQRT_PI,
              _samples(-2.0, 2.0))
 
 # piecewise constant: the gradient is 0 wherever it exists (PyTorch returns 0 everywhere)
-Sign = _unary("sign", np.sign, lambda g, x, y: _zeros_like(x), _rounding_samples)
-Floor = _unary("floor", np.floor, lambda g, x, y: _zeros_like(x), _rounding_samples)
-Ceil = _unary("ceil", np.ceil, lambda g, x, y: _zeros_like(x), _rounding_samples)
-Round = _unary("round", np.round, lambda g, x, y: _zeros_like(x), _rounding_samples)  # half to even
-Trunc = _unary("trunc", np.trunc, lambda g, x, y: _zeros_like(x), _rounding_samples)
+Sign: type[Op] = _unary("sign", np.sign, lambda g, x, y: _zeros_like(x), _rounding_samples)
+Floor: type[Op] = _unary("floor", np.floor, lambda g, x, y: _zeros_like(x), _rounding_samples)
+Ceil: type[Op] = _unary("ceil", np.ceil, lambda g, x, y: _zeros_like(x), _rounding_samples)
+Round: type[Op] = _unary("round", np.round, lambda g, x, y: _zeros_like(x), _rounding_samples)  # half to even
+Trunc: type[Op] = _unary("trunc", np.trunc, lambda g, x, y: _zeros_like(x), _rounding_samples)
 
 
 def _check_int_divisor(a: np.ndarray, b: np.ndarray, op: str) -> None:
