@@ -250,19 +250,19 @@ class Hardsigmoid(Op):
 
 @register("hardswish")
 class Hardswish(Op):
-    """x * hardsigmoid(x) = x * clip(x + 3, 0, 6) / 6; d/dx is 0 below -3, x/3 + 1/2 up to 3, 1 above."""
+    """x * hardsigmoid(x) = x * clip(x + 3, 0, 6) / 6; d/dx is x/3 + 1/2 strictly inside (-3, 3),
+    0 at and below -3, 1 at and above 3 (PyTorch's values at the kinks)."""
 
     @staticmethod
     def forward(ctx, x):
-        ctx.save(x < -3, x <= 3)
+        ctx.save((x > -3) & (x < 3), x >= 3)
         return (x * np.clip(x + 3, 0, 6) / 6).astype(x.dtype, copy=False)
 
     @staticmethod
     def vjp(ctx, g):
-        lo, upto3 = ctx.saved
+        mid, hi = ctx.saved
         (x,) = ctx.inputs
-        mid = ~lo & upto3
-        return (_where(mid, g * (x * (1.0 / 3.0) + 0.5), g * (~upto3).astype(g.dtype)),)
+        return (_where(mid, g * (x * (1.0 / 3.0) + 0.5), g * hi.astype(g.dtype)),)
 
     @staticmethod
     def samples():
