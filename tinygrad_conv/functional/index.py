@@ -171,7 +171,11 @@ def masked_fill(x: ArrayLike, mask: ArrayLike, value: ArrayLike) -> Tensor:
     m = np.asarray(mask.data if isinstance(mask, Tensor) else mask)
     if m.dtype != bool:
         raise TypeError(f"masked_fill: mask must be boolean, got dtype {m.dtype}")
-    if np.broadcast_shapes(m.shape, x.shape) != x.shape:
+    try:
+        fits = np.broadcast_shapes(m.shape, x.shape) == x.shape
+    except ValueError:
+        fits = False
+    if not fits:
         raise ValueError(f"masked_fill: mask of shape {m.shape} does not broadcast to {x.shape}")
     v = as_tensor(value, like=x)
     if v.ndim:
