@@ -23,7 +23,8 @@ FORWARD = [  # (label, ours, NumPy reference)
     ("repeat-lead", lambda x: F.repeat(x, (2, 1, 1)), lambda x: np.tile(x, (2, 1, 1))),
     ("tile-short", lambda x: F.tile(x, (2,)), lambda x: np.tile(x, (1, 2))),
     ("tile-zero", lambda x: F.tile(x, (0, 1)), lambda x: np.tile(x, (0, 1))),
-    ("broadcast_to", lambda x: F.broadcast_to(x[:, :1], (2, 3, 4)), lambda x: np.broadcast_to(x[:, :1], (2, 3, 4))),
+    ("broadcast_to", lambda x: F.broadcast_to(x[:, :1], (2, 3, 4)),
+     lambda x: np.broadcast_to(x[:, :1], (2, 3, 4))),
     ("index_select", lambda x: F.index_select(x, 1, np.array([3, 0, 3])), lambda x: x[:, [3, 0, 3]]),
     ("index_select0", lambda x: F.index_select(x, dim=0, index=[2]), lambda x: x[[2]]),
     ("masked_fill", lambda x: F.masked_fill(x, x > 0.5, -1.0), lambda x: np.where(x > 0.5, -1.0, x)),
@@ -131,7 +132,7 @@ def test_index_errors_name_the_op_and_shapes():
         F.gather(x, 0, np.array([0]))
     with pytest.raises(TypeError, match="gather: index must hold integers"):
         F.gather(x, 0, np.array([[0.0]]))
-    with pytest.raises(ValueError, match=r"scatter_add: index shape \(2, 2\) is larger than src shape \(1, 2\)"):
+    with pytest.raises(ValueError, match=r"scatter_add: index shape \(2, 2\) is larger than src"):
         F.scatter_add(x, 0, np.zeros((2, 2), np.int64), np.ones((1, 2)))
     with pytest.raises(IndexError, match="index_select: index values must be in"):
         F.index_select(x, 0, [3])
