@@ -119,7 +119,7 @@ def chunk(x: ArrayLike, chunks: int, axis: int = 0) -> tuple[Tensor, ...]:
 
 @renamed(dim="axis")
 def gather(x: ArrayLike, axis: int, index: ArrayLike) -> Tensor:
-    """out[i][j] = x[index[i][j]][j] for axis=0 (and so on), as ``torch.gather(input, dim, index)``.
+    """``out[i][j] = x[index[i][j]][j]`` for axis=0 (and so on), as ``torch.gather(input, dim, index)``.
     index: integers, x's ndim, no larger than x off ``axis``; out has index's shape."""
     return apply(ix.Gather, as_tensor(x), _int_tensor(index, "gather"), axis=axis)
 
@@ -133,7 +133,7 @@ def _src(src: ArrayLike | float, x: Tensor, index: Tensor) -> Tensor:
 @renamed(dim="axis")
 def scatter(x: ArrayLike, axis: int, index: ArrayLike, src: ArrayLike | float) -> Tensor:
     """A copy of x with ``src`` (a tensor, or one number) written at ``index`` along ``axis``, as
-    ``torch.Tensor.scatter``: out[index[i][j]][j] = src[i][j] for axis=0. Indices should not repeat."""
+    ``torch.Tensor.scatter``: ``out[index[i][j]][j] = src[i][j]`` for axis=0. Indices should not repeat."""
     x = as_tensor(x)
     index = _int_tensor(index, "scatter")
     return apply(ix.Scatter, x, index, _src(src, x, index), axis=axis)

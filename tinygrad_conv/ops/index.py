@@ -107,7 +107,7 @@ def _fit(t: Tensor, shape: tuple[int, ...]) -> Tensor:
 
 @register("gather")
 class Gather(Op):
-    """out[i][j][k] = x[index[i][j][k]][j][k] for axis=0 (and so on), as ``torch.gather``.
+    """``out[i][j][k] = x[index[i][j][k]][j][k]`` for axis=0 (and so on), as ``torch.gather``.
     out has index's shape. VJP: scatter_add of the gradient into zeros."""
 
     @staticmethod
@@ -132,7 +132,7 @@ class Gather(Op):
 @register("scatter_add")
 class ScatterAdd(Op):
     """x with src added at index along ``axis`` (repeated indices add up), as
-    ``torch.Tensor.scatter_add``: out[index[i][j]][j] += src[i][j] for axis=0. Only the first
+    ``torch.Tensor.scatter_add``: ``out[index[i][j]][j] += src[i][j]`` for axis=0. Only the first
     index.shape elements of src are used. VJP: g for x, gather(g) for src."""
 
     @staticmethod
