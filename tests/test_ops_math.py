@@ -10,7 +10,7 @@ from op_checks import gradgrad, gradgrad_op
 
 import tinygrad_conv as tc
 from tinygrad_conv import functional as F
-from tinygrad_conv.tensor import Tensor
+from tinygrad_conv.tensor import Tensor, apply
 
 NEW_OPS = [
     # ops/unary.py
@@ -34,6 +34,26 @@ def test_new_ops_are_registered():
 @pytest.mark.parametrize("name", NEW_OPS)
 def test_second_order(name):
     gradgrad_op(name)
+
+
+@pytest.mark.parametrize("name", NEW_OPS)
+def test_recorded_and_untracked_vjps_agree(name):
+    """The VJP gives the same first-order gradient whether or not it is recorded (create_graph)."""
+    op = tc.get_op(name)
+    for s in op.samples():
+        xs = [Tensor(a, requires_grad=np.asarray(a).dtype.kind == "f" and i not in s.constant)
+              for i, a in enumerate(s.args)]
+        wrt = [x for x in xs if x.requires_grad]
+        y = apply(op, *xs, **s.kwargs)
+        v = np.random.default_rng(0).standard_normal(y.shape)
+        plain = tc.grad(y, wrt, v, retain_graph=True, allow_unused=True)
+        recorded = tc.grad(y, wrt, v, create_graph=True, allow_unused=True)
+        for a, b in zip(plain, recorded):
+            if a is None or b is None:
+                assert a is b, f"{name} [{s.label}]"
+            else:
+                np.testing.assert_allclose(a.data, b.data, rtol=1e-12, atol=1e-14,
+                                           err_msg=f"{name} [{s.label}]")
 
 
 def test_second_order_check_catches_a_constant_vjp(monkeypatch):

@@ -52,14 +52,17 @@ class LeakyRelu(Op):
 
     @staticmethod
     def forward(ctx, x, negative_slope=0.01):
-        pos = x > 0
-        ctx.save(pos)
-        return np.where(pos, x, x * np.asarray(negative_slope, dtype=x.dtype))
+        s = np.asarray(negative_slope, dtype=x.dtype)
+        if ctx.needs_input_grad[0]:
+            ctx.save(x > 0)
+        if 0 <= negative_slope <= 1:
+            return np.maximum(x, x * s)  # one pass fewer than where(x > 0, x, s x)
+        return np.where(x > 0, x, x * s)
 
     @staticmethod
     def vjp(ctx, g):
-        slope = np.where(ctx.saved[0], 1.0, ctx.attrs["negative_slope"]).astype(g.dtype)
-        return (g * slope,)  # a constant: the op is piecewise linear
+        one, slope = np.ones((), g.dtype), np.asarray(ctx.attrs["negative_slope"], dtype=g.dtype)
+        return (g * np.where(ctx.saved[0], one, slope),)  # a constant: the op is piecewise linear
 
     @staticmethod
     def samples():
