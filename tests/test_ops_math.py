@@ -280,3 +280,12 @@ def test_errors_name_the_op():
         F.logsumexp(np.ones((2, 3)), axis=(0, 0))
     with pytest.raises(TypeError, match="both axis= and its alias dim="):
         F.prod(np.ones(3), 0, dim=0)
+
+
+def test_functional_names_are_the_functions():
+    """A submodule named like a function (e.g. a ``functional/norm.py``) would shadow it on import."""
+    import tinygrad_conv.functional.math as M
+
+    for name in M.__all__:
+        assert getattr(F, name) is getattr(M, name), name
+    assert callable(F.norm) and callable(F.index_select) and callable(F.gelu)
