@@ -118,3 +118,15 @@ def test_tensordot_against_torch():
     a, b = R.standard_normal((2, 3, 4)), R.standard_normal((4, 3, 5))
     want = torch.tensordot(torch.tensor(a), torch.tensor(b), dims=([1, 2], [1, 0])).numpy()
     np.testing.assert_allclose(F.tensordot(a, b, ([1, 2], [1, 0])).data, want)
+
+
+def test_large_operands_use_the_path_optimiser_and_give_fresh_arrays():
+    a, b = R.standard_normal((130, 130)), R.standard_normal((130, 140))  # over the planning threshold
+    np.testing.assert_allclose(F.einsum("ij,jk->ik", a, b).data, a @ b, atol=1e-10)
+    sq = R.standard_normal((200, 200))
+    d = F.einsum("ii->i", sq)
+    np.testing.assert_array_equal(d.data, np.diag(sq))
+    assert not np.shares_memory(d.data, sq) and d.data.flags.writeable
+    t = Tensor(a, requires_grad=True)
+    F.einsum("ij,jk->ik", t, b).backward(np.ones((130, 140)))
+    np.testing.assert_allclose(t.grad, np.ones((130, 140)) @ b.T, atol=1e-10)
