@@ -32,9 +32,10 @@ def _samples(lo: float, hi: float):
     return gen
 
 
-def _zeros_like(x: Tensor) -> Tensor:
-    """A constant zero gradient (for ops whose derivative is 0 wherever it exists)."""
-    return Tensor(np.zeros(x.shape, dtype=x.dtype))
+def _zero_grad(g: Tensor, shape: tuple[int, ...]) -> Tensor:
+    """A zero gradient for ops whose derivative is 0 wherever it exists. Made from g (times a
+    constant 0, as relu's mask) so it has the same graph shape as a piecewise-linear op's."""
+    return unbroadcast(g * np.zeros((), dtype=g.dtype), shape)
 
 
 def _rounding_samples():
@@ -73,11 +74,12 @@ Erf: type[Op] = _unary("erf", _erf, lambda g, x, y: g * apply(Exp, -(x * x)) * _
              _samples(-2.0, 2.0))
 
 # piecewise constant: the gradient is 0 wherever it exists (PyTorch returns 0 everywhere)
-Sign: type[Op] = _unary("sign", np.sign, lambda g, x, y: _zeros_like(x), _rounding_samples)
-Floor: type[Op] = _unary("floor", np.floor, lambda g, x, y: _zeros_like(x), _rounding_samples)
-Ceil: type[Op] = _unary("ceil", np.ceil, lambda g, x, y: _zeros_like(x), _rounding_samples)
-Round: type[Op] = _unary("round", np.round, lambda g, x, y: _zeros_like(x), _rounding_samples)  # half to even
-Trunc: type[Op] = _unary("trunc", np.trunc, lambda g, x, y: _zeros_like(x), _rounding_samples)
+Sign: type[Op] = _unary("sign", np.sign, lambda g, x, y: _zero_grad(g, x.shape), _rounding_samples)
+Floor: type[Op] = _unary("floor", np.floor, lambda g, x, y: _zero_grad(g, x.shape), _rounding_samples)
+Ceil: type[Op] = _unary("ceil", np.ceil, lambda g, x, y: _zero_grad(g, x.shape), _rounding_samples)
+# round: halves to even (NumPy and PyTorch)
+Round: type[Op] = _unary("round", np.round, lambda g, x, y: _zero_grad(g, x.shape), _rounding_samples)
+Trunc: type[Op] = _unary("trunc", np.trunc, lambda g, x, y: _zero_grad(g, x.shape), _rounding_samples)
 
 
 def _check_int_divisor(a: np.ndarray, b: np.ndarray, op: str) -> None:
@@ -129,7 +131,7 @@ class FloorDivide(Op):
     @staticmethod
     def vjp(ctx, g):
         a, b = ctx.inputs
-        return _zeros_like(a), _zeros_like(b)
+        return _zero_grad(g, a.shape), _zero_grad(g, b.shape)
 
     samples = staticmethod(_division_samples)
 
