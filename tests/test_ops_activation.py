@@ -166,3 +166,15 @@ def test_a_small_net_with_new_activations_trains():
         opt.step()
         losses.append(loss.item())
     assert losses[-1] < 0.8 * losses[0]
+
+
+def test_new_ops_draw_in_the_graph_with_short_labels():
+    from tinygrad_conv.viz import to_dot
+
+    x = Tensor(R.standard_normal((2, 3)), requires_grad=True)
+    y = F.einsum("ij,kj->ik", F.gelu(x, approximate="tanh"), F.leaky_relu(x, 0.2))
+    loss = F.logsumexp(F.cumsum(y, dim=1), dim=0).sum()
+    dot = str(to_dot(loss))
+    for text in ("einsum", "ij,kj-&gt;ik", "gelu", "approximate=tanh", "leaky_relu", "negative_slope=0.2",
+                 "cumsum", "logsumexp"):
+        assert text in dot or text.replace("-&gt;", "->") in dot, text
