@@ -11,7 +11,7 @@ import pytest
 from extras import needs_dot
 from graph_helpers import dot_of, plain_mlp, recorded_ops, seed_loss, tensor_nodes, text
 
-from tinygrad_conv.autograd.tape import toposort
+from tinygrad_conv.autograd import toposort
 from tinygrad_conv.viz import to_dot, to_json
 
 

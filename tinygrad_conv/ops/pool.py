@@ -21,15 +21,16 @@ from typing import Any
 import numpy as np
 
 from ..autograd.registry import Op, Sample, register
-from ._util import randn
-from .conv import _fmt, _pair
+from ..tensor import apply
+from ._util import fmt_pair as _fmt
+from ._util import int_pair, randn, window_out
 
 
 def pool_attrs(op: str, kernel_size: Any, stride: Any = None, padding: Any = 0) -> dict:
     """Normalise pooling attributes to pairs; ``stride=None`` means ``kernel_size`` (PyTorch)."""
-    k = _pair(kernel_size, "kernel_size", op)
-    s = k if stride is None else _pair(stride, "stride", op)
-    p = _pair(padding, "padding", op)
+    k = int_pair(kernel_size, "kernel_size", op)
+    s = k if stride is None else int_pair(stride, "stride", op)
+    p = int_pair(padding, "padding", op)
     if min(k) < 1 or min(s) < 1:
         raise ValueError(f"{op}: kernel_size and stride must be >= 1, got kernel_size={k}, stride={s}")
     if min(p) < 0:
@@ -64,7 +65,7 @@ def pool_geometry(op: str, x_shape: tuple, attrs: dict) -> PoolGeometry:
             f"{op}: kernel {kh}x{kw} is larger than the padded input {Hp}x{Wp} "
             f"(input {x_shape}, padding {(ph, pw)})"
         )
-    return PoolGeometry((kh, kw), (sh, sw), (ph, pw), ((Hp - kh) // sh + 1, (Wp - kw) // sw + 1))
+    return PoolGeometry((kh, kw), (sh, sw), (ph, pw), (window_out(Hp, kh, sh, 0), window_out(Wp, kw, sw, 0)))
 
 
 @dataclass(frozen=True)
@@ -133,13 +134,13 @@ def _views(xp: np.ndarray, geo: PoolGeometry, f: Frame = NCHW) -> Iterator[np.nd
             yield xp[f.index(slice(i, i + sh * (Ho - 1) + 1, sh), slice(j, j + sw * (Wo - 1) + 1, sw))]
 
 
-def _grad_buffer(x: np.ndarray, geo: PoolGeometry, f: Frame = NCHW) -> np.ndarray:
-    """Gradient buffer for the padded input x (in frame f), C-contiguous in that frame;
+def _grad_buffer(shape: tuple[int, ...], dtype: np.dtype, geo: PoolGeometry, f: Frame = NCHW) -> np.ndarray:
+    """Gradient buffer for the padded input of ``shape`` (in frame f), C-contiguous in that frame;
     uninitialised when the windows tile it exactly."""
     (kh, kw), (Ho, Wo), (ph, pw) = geo.kernel, geo.out_hw, geo.padding
-    H, W = x.shape[f.hw[0]], x.shape[f.hw[1]]
+    H, W = shape[f.hw[0]], shape[f.hw[1]]
     tiles = not (ph or pw) and geo.stride == geo.kernel and H == Ho * kh and W == Wo * kw
-    return (np.empty if tiles else np.zeros)(_padded_shape(x.shape, geo, f), dtype=x.dtype)
+    return (np.empty if tiles else np.zeros)(_padded_shape(shape, geo, f), dtype=dtype)
 
 
 def _fill_value(dtype: np.dtype) -> float | int:
@@ -273,16 +274,9 @@ class MaxPool2d(Op):
 
     @staticmethod
     def vjp(ctx, g):
-        geo, f, masks = ctx.saved
-        g = f.to_frame(g)
-        if isinstance(masks, tuple):  # the exactly tiling fast path
-            dx = _tiled_backward(g, *masks, geo)
-        else:
-            dxp = _grad_buffer(f.to_frame(ctx.inputs[0].data), geo, f)
-            # disjoint windows: each input gets at most one part, assign; overlapping ones: add
-            (_split if geo.disjoint else _split_add)(g, masks, list(_views(dxp, geo, f)))
-            dx = _crop(dxp, geo, f)
-        return (f.from_frame(dx),)
+        from .pool_grad import MaxPool2dGrad, window
+
+        return (apply(MaxPool2dGrad, g, state=ctx.saved, x_shape=ctx.inputs[0].shape, **window(ctx.attrs)),)
 
     @staticmethod
     def label(attrs):
@@ -336,24 +330,18 @@ class AvgPool2d(Op):
         for v in views:
             out += v
         out *= x.dtype.type(1.0 / (geo.kernel[0] * geo.kernel[1]))
-        if ctx.needs_input_grad[0]:
-            ctx.save(geo, f)
         return f.from_frame(out)
 
     @staticmethod
     def vjp(ctx, g):
-        geo, f = ctx.saved
-        gk = f.to_frame(g) * g.dtype.type(1.0 / (geo.kernel[0] * geo.kernel[1]))
-        dxp = _grad_buffer(f.to_frame(ctx.inputs[0].data), geo, f)
-        for dv in _views(dxp, geo, f):
-            if geo.disjoint:
-                dv[...] = gk
-            else:
-                dv += gk
-        return (f.from_frame(_crop(dxp, geo, f)),)
+        from .pool_grad import AvgPool2dGrad, window
+
+        return (apply(AvgPool2dGrad, g, x_shape=ctx.inputs[0].shape, **window(ctx.attrs)),)
 
     label = MaxPool2d.label
 
     @staticmethod
     def samples():
         yield from _pool_samples("avg_pool2d")
+
+
