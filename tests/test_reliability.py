@@ -254,3 +254,12 @@ def test_debug_shows_the_traceback(data, tmp_path):
         assert "ValueError: --epochs must be >= 1, got 0" in res.stderr
     bad = cli("none", *args, env={"TINYGRAD_CONV_DEBUG": "maybe"})
     assert "environment variable TINYGRAD_CONV_DEBUG='maybe': expected 1 or 0" in _one_line(bad)
+
+
+def test_loader_checks_shapes_against_the_model_before_reading(tmp_path):
+    path = _checkpoint_with(tmp_path)  # an mlp checkpoint
+    res = cli("none", "graph", "--model", "lenet5", "--checkpoint", str(path), "--out",
+              str(tmp_path / "g.dot"))
+    msg = _one_line(res, command="graph")
+    assert "load_checkpoint: " in msg and "bad.npz" in msg
+    assert not (tmp_path / "g.dot").exists()

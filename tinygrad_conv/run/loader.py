@@ -27,6 +27,21 @@ class LoadedModel:
         return iter((self.model, self.checkpoint, self.config))
 
 
+def _model_name(path: Path) -> str | None:
+    """``config.model`` of a checkpoint, read alone (a short string), or None when absent or odd:
+    ``load_checkpoint`` then says what is wrong with the file."""
+    from .._npz import NpzError, NpzReader
+
+    try:
+        with NpzReader(path) as r:
+            m = r.members.get("config.model")
+            if m is None or m.dtype.kind != "U" or m.shape != () or m.nbytes > 1024:
+                return None
+            return str(r.read("config.model"))
+    except (NpzError, OSError):
+        return None
+
+
 def checkpoint_path(checkpoint: str | os.PathLike) -> Path:
     """``checkpoint`` itself, or ``<dir>/checkpoint.npz`` when it names a run directory."""
     p = Path(checkpoint)
@@ -44,12 +59,13 @@ def load_model(checkpoint: str | os.PathLike, model: str | None = None, *,
     from ..models import get_model
 
     path = checkpoint_path(checkpoint)
-    ck = load_checkpoint(path)
+    name = model or _model_name(path)
+    # with the model built first, every array's declared shape is checked against it before reading
+    net = get_model(str(name), rng=0) if name else None  # weights replaced; rng only for the first draw
+    ck = load_checkpoint(path, model=net)
     cfg = dict(ck.config or {})
-    name = model or cfg.get("model")
-    if not name:
+    if net is None:
         raise ValueError(f"{op}: {path} has no config.model entry; name the model (--model)")
-    net = get_model(str(name), rng=0)  # the weights are replaced; rng only for the initial draw
     try:
         net.load_state_dict(ck.model_state)
     except (KeyError, ValueError) as e:
