@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .._ckpt_check import read_model_name
 from ..checkpoint import Checkpoint, load_checkpoint
 
 __all__ = ["LoadedModel", "checkpoint_path", "load_model"]
@@ -27,21 +28,6 @@ class LoadedModel:
         return iter((self.model, self.checkpoint, self.config))
 
 
-def _model_name(path: Path) -> str | None:
-    """``config.model`` of a checkpoint, read alone (a short string), or None when absent or odd:
-    ``load_checkpoint`` then says what is wrong with the file."""
-    from .._npz import NpzError, NpzReader
-
-    try:
-        with NpzReader(path) as r:
-            m = r.members.get("config.model")
-            if m is None or m.dtype.kind != "U" or m.shape != () or m.nbytes > 1024:
-                return None
-            return str(r.read("config.model"))
-    except (NpzError, OSError):
-        return None
-
-
 def checkpoint_path(checkpoint: str | os.PathLike) -> Path:
     """``checkpoint`` itself, or ``<dir>/checkpoint.npz`` when it names a run directory."""
     p = Path(checkpoint)
@@ -59,13 +45,20 @@ def load_model(checkpoint: str | os.PathLike, model: str | None = None, *,
     from ..models import get_model
 
     path = checkpoint_path(checkpoint)
-    name = model or _model_name(path)
-    # with the model built first, every array's declared shape is checked against it before reading
-    net = get_model(str(name), rng=0) if name else None  # weights replaced; rng only for the first draw
+    name = model or read_model_name(path)
+    net = None
+    if name:  # built first, the model lets load_checkpoint check every array's shape before reading
+        try:
+            net = get_model(str(name), rng=0)  # weights replaced; rng only for the first draw
+        except ValueError:
+            if model:
+                raise
     ck = load_checkpoint(path, model=net)
     cfg = dict(ck.config or {})
-    if net is None:
+    if not name:
         raise ValueError(f"{op}: {path} has no config.model entry; name the model (--model)")
+    if net is None:  # a valid file naming a model this version does not know: say so now
+        net = get_model(str(name), rng=0)
     try:
         net.load_state_dict(ck.model_state)
     except (KeyError, ValueError) as e:
