@@ -38,6 +38,12 @@ __all__ = [
     "MSELoss", "BatchNorm1d", "BatchNorm2d",
 ]
 
+# issue 12: activation layers
+from .activation import *  # noqa: E402, F403
+from .activation import __all__ as _act_all  # noqa: E402
+
+__all__ += list(_act_all)
+
 # issue 12: more layers, normalisation and containers
 from .containers_more import ModuleDict, ModuleList, ParameterList  # noqa: E402
 from .layers_more import (  # noqa: E402

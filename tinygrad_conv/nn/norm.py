@@ -1,5 +1,5 @@
 """Normalisation layers beyond batch norm: LayerNorm, GroupNorm, InstanceNorm2d (PyTorch's
-arguments, defaults and parameter names), composed from ``functional.norm``."""
+arguments, defaults and parameter names), composed from ``functional.normalization``."""
 
 from __future__ import annotations
 
