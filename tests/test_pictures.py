@@ -286,7 +286,8 @@ def test_inspect_end_to_end(tmp_path, capsys):
     assert main(args) == 0
     pngs = sorted(p.name for p in out.glob("*.png"))
     assert pngs == sorted(["filters.png", "filter_summary.png", "feature_maps.png", "saliency.png",
-                           "explain_conv.png", "layer_norms.png", "confusion_matrix.png", "curves.png"])
+                           "explain_conv.png", "layer_norms.png", "curvature.png", "confusion_matrix.png",
+                           "curves.png"])
     for p in pngs:
         assert_png(out / p)
     page = (out / "index.html").read_text()
@@ -297,7 +298,12 @@ def test_inspect_end_to_end(tmp_path, capsys):
                   page.replace("&#x27;", "'"))
     assert m and float(m.group(3)) == pytest.approx(float(m.group(4)), abs=2e-4)
     assert float(m.group(1)) + float(m.group(2)) == pytest.approx(float(m.group(3)), abs=2e-4)
+    top = re.search(r"Hessian on 60 test images.*?: ([-+.\de]+) for the whole", page)
+    assert top and float(top.group(1)) > 0  # near a minimum the sharpest direction curves upwards
     assert "open " in capsys.readouterr().out
+    # --no-curvature lists the picture as not drawn, with the reason
+    assert main(args + ["--no-curvature", "--out", str(tmp_path / "flat")]) == 0
+    assert "--no-curvature" in (tmp_path / "flat" / "index.html").read_text()
 
     # a run directory works as CHECKPOINT too; bad input is one clear message and exit code 2
     assert main(["inspect", str(run), "--image", "100000"]) == 2

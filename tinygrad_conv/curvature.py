@@ -19,7 +19,8 @@ from .nn.module import Module
 from .tensor import Tensor
 
 
-def loss_hvp(loss_fn: Callable[[], Tensor], params: Sequence[Tensor], v: Sequence[np.ndarray]) -> list[np.ndarray]:
+def loss_hvp(loss_fn: Callable[[], Tensor], params: Sequence[Tensor],
+             v: Sequence[np.ndarray]) -> list[np.ndarray]:
     """H v for the Hessian of ``loss_fn()`` w.r.t. ``params`` (one array per parameter)."""
     with enable_grad():
         loss = loss_fn()
@@ -97,8 +98,9 @@ def model_curvature(model: Module, x: np.ndarray, y: np.ndarray, loss: Callable[
     groups = _layers(model)
     index = {id(p): i for i, p in enumerate(params)}
     for name, ps in groups.items():
-        res.grad_norms[name] = float(np.sqrt(sum(
-            float(np.sum(gs[index[id(p)]].data.astype(np.float64) ** 2)) for p in ps if gs[index[id(p)]] is not None)))
+        layer_grads = [gs[index[id(p)]] for p in ps]
+        res.grad_norms[name] = float(np.sqrt(sum(float(np.sum(g.data.astype(np.float64) ** 2))
+                                                 for g in layer_grads if g is not None)))
         if per_layer:
             res.layers[name] = top_eigenvalue(loss_fn, ps, iters, seed=seed)[0]
     rng = np.random.default_rng(seed + 1)

@@ -4,7 +4,7 @@ Loads a checkpoint written by ``train`` (model name and dataset come from its co
 test image and writes into the output folder (default ``<run dir>/inspect``):
 
     filters.png  filter_summary.png  feature_maps.png  saliency.png  explain_conv.png
-    layer_norms.png  confusion_matrix.png  curves.png  index.html
+    layer_norms.png  curvature.png  confusion_matrix.png  curves.png  index.html
 
 Pictures a model cannot have (feature maps of an MLP, layer norms of a run that did not log
 them) are listed in index.html with the reason instead.
@@ -61,8 +61,11 @@ class _Subject:
     x_cm: np.ndarray
     y_cm: np.ndarray
     layer: str | None
+    curvature: bool = True  # the second-order picture (a few seconds: Hessian-vector products)
+    lr: float | None = None  # the run's learning rate, for the 2 / lr line
     pred: int = 0  # set by the saliency picture
     explanation: Any = None  # set by the explain picture
+    curv: Any = None  # set by the curvature picture
 
     @property
     def what(self) -> str:
@@ -94,6 +97,33 @@ def _draw_norms(s: _Subject, p: Path) -> Path:
         raise ValueError(f"no per-layer norms logged next to {s.ck_path.name} (layer_norms.csv, written by "
                          "tinygrad_conv.viz.LayerNormLogger during training)")
     return P.plot_layer_norms(src, p)
+
+
+CURVATURE_BATCH = 64  # test images in the fixed batch the Hessian is taken on
+
+
+def _draw_curvature(s: _Subject, p: Path) -> Path:
+    from .curvature import model_curvature
+    from .functional import cross_entropy
+    from .viz.curvature import plot_curvature
+
+    if not s.curvature:
+        raise ValueError("not drawn (--no-curvature)")
+    x, y = s.x_cm[:CURVATURE_BATCH], s.y_cm[:CURVATURE_BATCH]
+    s.curv = model_curvature(s.net, x, y, cross_entropy, iters=20)
+    return plot_curvature(s.curv, p, lr=s.lr)
+
+
+def _curvature_caption(s: _Subject) -> str:
+    c = s.curv
+    sharp = max(c.layers, key=lambda k: c.layers[k]) if c.layers else "?"
+    n = min(len(s.y_cm), CURVATURE_BATCH)
+    return (f"Top eigenvalue of the loss Hessian on {n} test images, by power iteration on "
+            f"Hessian-vector products (gradients of gradients, recorded by the tape): "
+            f"{c.top:.3g} for the whole model, highest per layer in {sharp}. A sharp layer "
+            "(large eigenvalue) is where a step of a given size changes the loss most; plain gradient "
+            "descent is stable along a direction only while lr * eigenvalue < 2. Right: the loss along "
+            "the top eigenvector rises much faster than along a random direction.")
 
 
 def _draw_curves(s: _Subject, p: Path) -> Path:
@@ -136,6 +166,7 @@ def _pictures() -> list[_Picture]:
          lambda s: "Per-layer L2 norm of the gradient (mean over each epoch's steps) and of the weights, "
                    "per epoch. Gradients orders of magnitude smaller in early layers would mean they learn "
                    "slowly."),
+        ("curvature.png", "Curvature (second order)", _draw_curvature, _curvature_caption),
         ("confusion_matrix.png", "Confusion matrix",
          lambda s, p: P.plot_confusion_matrix(s.net, s.x_cm, s.y_cm, p, class_names=s.names,
                                               num_classes=len(s.names)),
@@ -185,15 +216,20 @@ def inspect_checkpoint(
     model: str | None = None,
     layer: str | None = None,
     log: Callable[[str], None] | None = None,
+    curvature: bool = True,
 ) -> InspectResult:
     """Write every picture for ``checkpoint`` (a checkpoint.npz or its run directory) and index.html.
 
     image_index: which test image the per-image pictures use. dataset: default the checkpoint's;
     inputs are normalised as in training. limit: use only the first N test images for the
-    confusion matrix. layer: the Conv2d to explain (default the first). Returns what was written.
+    confusion matrix. layer: the Conv2d to explain (default the first). curvature: draw the
+    Hessian picture (a few seconds). Returns what was written.
     """
     log = log or (lambda s: None)
     s, cfg = _subject(checkpoint, image_index, dataset, data_dir, limit, model, layer)
+    s.curvature = curvature
+    lr = cfg.get("lr")
+    s.lr = float(lr) if isinstance(lr, (int, float)) and lr > 0 else None
     out = Path(out_dir) if out_dir is not None else s.ck_path.parent / "inspect"
     out.mkdir(parents=True, exist_ok=True)
     res = InspectResult(out_dir=out, index=out / "index.html")
@@ -254,9 +290,10 @@ def write_index(res: InspectResult, title: str = "tinygrad_conv: a look inside")
 
 def run_inspect(checkpoint: str, image: int = 0, dataset: str | None = None, data_dir: str | None = None,
                 out: str | None = None, limit: int | None = None, model: str | None = None,
-                layer: str | None = None, log: Callable[[str], None] = print) -> InspectResult:
+                layer: str | None = None, log: Callable[[str], None] = print,
+                curvature: bool = True) -> InspectResult:
     """What ``tinygrad-conv inspect`` runs: ``inspect_checkpoint`` with progress lines through ``log``."""
     res = inspect_checkpoint(checkpoint, out, image_index=image, dataset=dataset, data_dir=data_dir,
-                             limit=limit, model=model, layer=layer, log=log)
+                             limit=limit, model=model, layer=layer, log=log, curvature=curvature)
     log(f"{len(res.pictures)} pictures, {len(res.skipped)} skipped; open {res.index}")
     return res
