@@ -101,7 +101,8 @@ def main() -> None:
     b = theirs(args.batch, args.repeats)
     base = a["first-order step"][0]
     print(f"seed_cnn, batch {args.batch}, float32; median (min) of {args.repeats} repeats, ms")
-    print(f"{'work':<18} {'ours':>16} {'x first-order':>14}" + (f" {'torch':>16} {'ours/torch':>11}" if b else ""))
+    extra = f" {'torch':>16} {'ours/torch':>11}" if b else ""
+    print(f"{'work':<18} {'ours':>16} {'x first-order':>14}" + extra)
     for k, (med, mn) in a.items():
         row = f"{k:<18} {med:>8.1f} ({mn:>5.1f}) {med / base:>13.2f}x"
         if b:
