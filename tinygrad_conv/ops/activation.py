@@ -44,7 +44,8 @@ def _where(mask: np.ndarray, a: Tensor, b: Tensor) -> Tensor:
 
 def _softplus(x: np.ndarray) -> np.ndarray:
     """log(1 + exp(x)) without overflow."""
-    return np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))
+    zero = np.zeros((), x.dtype)  # not a Python 0: NumPy 1.x would widen a 0-d float32 to float64
+    return np.maximum(x, zero) + np.log1p(np.exp(-np.abs(x)))
 
 
 @register("leaky_relu")
@@ -308,7 +309,7 @@ class Logsigmoid(Op):
 
     @staticmethod
     def forward(ctx, x):
-        return np.minimum(x, 0) - np.log1p(np.exp(-np.abs(x)))
+        return np.minimum(x, np.zeros((), x.dtype)) - np.log1p(np.exp(-np.abs(x)))  # dtype-kept 0 (NumPy 1.x)
 
     @staticmethod
     def vjp(ctx, g):

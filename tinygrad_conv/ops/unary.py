@@ -64,7 +64,8 @@ Expm1: type[Op] = _unary("expm1", np.expm1, lambda g, x, y: g * (y + 1.0), _samp
                          save_output=True)
 Exp2: type[Op] = _unary("exp2", np.exp2, lambda g, x, y: g * y * _LN2, _samples(-2.0, 2.0), save_output=True)
 # d/dx x**-1/2 = -1/2 x**-3/2 = -y**3 / 2
-Rsqrt: type[Op] = _unary("rsqrt", lambda x: 1.0 / np.sqrt(x), lambda g, x, y: g * (y * y * y) * -0.5,
+# np.reciprocal, not 1.0 / ...: NumPy 1.x would widen a 0-d float32 to float64
+Rsqrt: type[Op] = _unary("rsqrt", lambda x: np.reciprocal(np.sqrt(x)), lambda g, x, y: g * (y * y * y) * -0.5,
                _samples(0.2, 3.0), save_output=True)
 Reciprocal: type[Op] = _unary("reciprocal", np.reciprocal, lambda g, x, y: -(g * y * y), _samples(0.3, 3.0),
                     save_output=True)
