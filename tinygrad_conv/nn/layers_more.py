@@ -35,6 +35,28 @@ __all__ = [
 ]
 
 
+def _checked_channels(name: str, in_channels: int, out_channels: int, groups: int) -> tuple[int, int, int]:
+    """(in_channels, out_channels, groups) as ints, after checking they are positive and that both
+    channel counts divide by ``groups``; ``name`` prefixes the error."""
+    if in_channels <= 0 or out_channels <= 0 or groups <= 0 or in_channels % groups or out_channels % groups:
+        raise ValueError(
+            f"{name}: channels in={in_channels}, out={out_channels} must be positive and "
+            f"divisible by groups={groups}"
+        )
+    return int(in_channels), int(out_channels), int(groups)
+
+
+def _new_weight_bias(
+    weight_shape: tuple[int, ...], out_channels: int, bias: bool, rng: RngLike, dtype: Any
+) -> tuple[Parameter, Parameter | None]:
+    """A convolution's weight of ``weight_shape`` and bias (out_channels,) (None without ``bias``),
+    with PyTorch's default initialisation."""
+    weight = Parameter(np.empty(weight_shape, dtype=dtype))
+    b = Parameter(np.empty(out_channels, dtype=dtype)) if bias else None
+    _default_init(weight, b, init.as_rng(rng))
+    return weight, b
+
+
 class ConvTranspose2d(Module):
     """Transposed convolution: x (N, C_in, H, W) -> (N, C_out, Ho, Wo),
     Ho = (H - 1)*stride - 2*padding + dilation*(kh - 1) + output_padding + 1.
@@ -58,28 +80,17 @@ class ConvTranspose2d(Module):
         dtype: Any = np.float32,
     ) -> None:
         super().__init__()
-        if (
-            in_channels <= 0
-            or out_channels <= 0
-            or groups <= 0
-            or in_channels % groups
-            or out_channels % groups
-        ):
-            raise ValueError(
-                f"ConvTranspose2d: channels in={in_channels}, out={out_channels} must be positive "
-                f"and divisible by groups={groups}"
-            )
-        self.in_channels, self.out_channels, self.groups = int(in_channels), int(out_channels), int(groups)
+        self.in_channels, self.out_channels, self.groups = _checked_channels(
+            "ConvTranspose2d", in_channels, out_channels, groups
+        )
         self.kernel_size = _pair(kernel_size, "ConvTranspose2d kernel_size")
         self.stride = _pair(stride, "ConvTranspose2d stride")
         self.padding = _pair(padding, "ConvTranspose2d padding")
         self.output_padding = _pair(output_padding, "ConvTranspose2d output_padding")
         self.dilation = _pair(dilation, "ConvTranspose2d dilation")
-        self.weight = Parameter(
-            np.empty((in_channels, out_channels // groups) + self.kernel_size, dtype=dtype)
+        self.weight, self.bias = _new_weight_bias(
+            (in_channels, out_channels // groups) + self.kernel_size, out_channels, bias, rng, dtype
         )
-        self.bias = Parameter(np.empty(out_channels, dtype=dtype)) if bias else None
-        _default_init(self.weight, self.bias, init.as_rng(rng))
 
     def forward(self, x: Tensor) -> Tensor:
         return F.conv_transpose2d(
@@ -125,29 +136,18 @@ class Conv1d(Module):
         dtype: Any = np.float32,
     ) -> None:
         super().__init__()
-        if (
-            in_channels <= 0
-            or out_channels <= 0
-            or groups <= 0
-            or in_channels % groups
-            or out_channels % groups
-        ):
-            raise ValueError(
-                f"Conv1d: channels in={in_channels}, out={out_channels} must be positive and "
-                f"divisible by groups={groups}"
-            )
-        self.in_channels, self.out_channels, self.groups = int(in_channels), int(out_channels), int(groups)
+        self.in_channels, self.out_channels, self.groups = _checked_channels(
+            "Conv1d", in_channels, out_channels, groups
+        )
         self.kernel_size, self.stride, self.padding, self.dilation = (
             int(kernel_size),
             int(stride),
             padding,
             int(dilation),
         )
-        self.weight = Parameter(
-            np.empty((out_channels, in_channels // groups, self.kernel_size), dtype=dtype)
+        self.weight, self.bias = _new_weight_bias(
+            (out_channels, in_channels // groups, self.kernel_size), out_channels, bias, rng, dtype
         )
-        self.bias = Parameter(np.empty(out_channels, dtype=dtype)) if bias else None
-        _default_init(self.weight, self.bias, init.as_rng(rng))
 
     def forward(self, x: Tensor) -> Tensor:
         return F.conv1d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
