@@ -68,6 +68,19 @@ def _to_2d(x: Tensor, op: str, what: str = "input") -> Tensor:
     return reshape(x, (x.shape[0], x.shape[1], 1, x.shape[2]))
 
 
+def _weight_to_2d(weight: ArrayLike, op: str, layout: str) -> Tensor:
+    """A 3-D 1-D-conv weight (A, B, k) as the unit-height 2-D weight (A, B, 1, k)."""
+    w = as_tensor(weight)
+    if w.ndim != 3:
+        raise ValueError(f"{op}: weight must be 3-D ({layout}), got shape {w.shape}")
+    return reshape(w, (w.shape[0], w.shape[1], 1, w.shape[2]))
+
+
+def _from_2d(y: Tensor) -> Tensor:
+    """(N, C, 1, L) -> (N, C, L): drop the unit height _to_2d added."""
+    return reshape(y, (y.shape[0], y.shape[1], y.shape[3]))
+
+
 def _one(v: Any, what: str, op: str) -> int:
     if isinstance(v, (tuple, list)):
         if len(v) != 1:
@@ -89,20 +102,19 @@ def conv1d(
     (O, C // groups, k), bias (O,) -> (N, O, Lo); conv2d on a unit-height image."""
     from .cnn import conv2d
 
-    x, w = as_tensor(x), as_tensor(weight)
-    if w.ndim != 3:
-        raise ValueError(f"conv1d: weight must be 3-D (O, C/groups, k), got shape {w.shape}")
+    x = as_tensor(x)
+    w = _weight_to_2d(weight, "conv1d", "O, C/groups, k")
     pad = padding if isinstance(padding, str) else (0, _one(padding, "padding", "conv1d"))
     y = conv2d(
         _to_2d(x, "conv1d"),
-        reshape(w, (w.shape[0], w.shape[1], 1, w.shape[2])),
+        w,
         bias,
         stride=(1, _one(stride, "stride", "conv1d")),
         padding=pad,
         dilation=(1, _one(dilation, "dilation", "conv1d")),
         groups=groups,
     )
-    return reshape(y, (y.shape[0], y.shape[1], y.shape[3]))
+    return _from_2d(y)
 
 
 def conv_transpose1d(
@@ -117,12 +129,11 @@ def conv_transpose1d(
 ) -> Tensor:
     """1-D transposed convolution, as ``torch.nn.functional.conv_transpose1d``: x (N, C_in, L),
     weight (C_in, C_out // groups, k) -> (N, C_out, Lo)."""
-    x, w = as_tensor(x), as_tensor(weight)
-    if w.ndim != 3:
-        raise ValueError(f"conv_transpose1d: weight must be 3-D (C_in, C_out/groups, k), got shape {w.shape}")
+    x = as_tensor(x)
+    w = _weight_to_2d(weight, "conv_transpose1d", "C_in, C_out/groups, k")
     y = conv_transpose2d(
         _to_2d(x, "conv_transpose1d"),
-        reshape(w, (w.shape[0], w.shape[1], 1, w.shape[2])),
+        w,
         bias,
         stride=(1, _one(stride, "stride", "conv_transpose1d")),
         padding=(0, _one(padding, "padding", "conv_transpose1d")),
@@ -130,7 +141,7 @@ def conv_transpose1d(
         groups=groups,
         dilation=(1, _one(dilation, "dilation", "conv_transpose1d")),
     )
-    return reshape(y, (y.shape[0], y.shape[1], y.shape[3]))
+    return _from_2d(y)
 
 
 def max_pool2d_ext(
