@@ -151,6 +151,26 @@ def _resize_adjoint(g: np.ndarray, axis: int, n: int, mode: str, align_corners: 
     return _scatter_sorted(g - gb, i0, n, axis) + _scatter_sorted(gb, i1, n, axis)
 
 
+def _adjoint_vjp(ctx: Any, g: Any, adjoint: type[Op], name: str, size_key: str) -> tuple[Any]:
+    """The VJP of resize_axis or resize_axis_grad, each the other's adjoint: ``adjoint`` applied to g
+    with the same axis, mode, align_corners and scale, and ``size_key`` set to the input's length
+    along the axis (``name`` labels errors)."""
+    a = ctx.attrs
+    t = ctx.inputs[0]
+    ax = _axis(a["axis"], t.ndim, name)
+    return (
+        apply(
+            adjoint,
+            g,
+            axis=ax,
+            **{size_key: t.shape[ax]},
+            mode=a["mode"],
+            align_corners=a["align_corners"],
+            scale=a["scale"],
+        ),
+    )
+
+
 @register("resize_axis")
 class ResizeAxis(Op):
     """Resample x along ``axis`` to ``size`` points (interpolate's one-axis step).
@@ -165,20 +185,7 @@ class ResizeAxis(Op):
 
     @staticmethod
     def vjp(ctx, g):
-        a = ctx.attrs
-        x = ctx.inputs[0]
-        ax = _axis(a["axis"], x.ndim, "resize_axis")
-        return (
-            apply(
-                ResizeAxisGrad,
-                g,
-                axis=ax,
-                in_size=x.shape[ax],
-                mode=a["mode"],
-                align_corners=a["align_corners"],
-                scale=a["scale"],
-            ),
-        )
+        return _adjoint_vjp(ctx, g, ResizeAxisGrad, "resize_axis", "in_size")
 
     @staticmethod
     def label(attrs):
@@ -209,20 +216,7 @@ class ResizeAxisGrad(Op):
 
     @staticmethod
     def vjp(ctx, gx):
-        a = ctx.attrs
-        g = ctx.inputs[0]
-        ax = _axis(a["axis"], g.ndim, "resize_axis_grad")
-        return (
-            apply(
-                ResizeAxis,
-                gx,
-                axis=ax,
-                size=g.shape[ax],
-                mode=a["mode"],
-                align_corners=a["align_corners"],
-                scale=a["scale"],
-            ),
-        )
+        return _adjoint_vjp(ctx, gx, ResizeAxis, "resize_axis_grad", "size")
 
     @staticmethod
     def samples():
