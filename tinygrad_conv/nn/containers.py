@@ -2,12 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from .module import Module
 
 __all__ = ["Sequential"]
+
+
+def _index_modules(box: Module, idx: int | slice, name: str, empty: Callable[[], Module]) -> Any:
+    """``box``'s children by position (Sequential, ModuleList): the module at an int, or for a slice
+    a fresh ``empty()`` holding the slice's children under their original keys (so each keeps its
+    graph scope name); ``name`` labels the IndexError."""
+    items = list(box._modules.items())
+    if isinstance(idx, slice):
+        sub = empty()
+        for k, m in items[idx]:
+            sub._modules[k] = m
+        return sub
+    try:
+        return items[idx][1]
+    except IndexError:
+        raise IndexError(f"{name}: index {idx} out of range for {len(items)} modules") from None
 
 
 class Sequential(Module):
@@ -43,14 +59,4 @@ class Sequential(Module):
         return iter(self._modules.values())
 
     def __getitem__(self, idx: int | slice) -> Any:
-        items = list(self._modules.items())
-        if isinstance(idx, slice):
-            # keep the original keys (and so each child's scope name)
-            seq = Sequential()
-            for k, m in items[idx]:
-                seq._modules[k] = m
-            return seq
-        try:
-            return items[idx][1]
-        except IndexError:
-            raise IndexError(f"Sequential: index {idx} out of range for {len(items)} modules") from None
+        return _index_modules(self, idx, "Sequential", Sequential)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
+from .containers import _index_modules
 from .module import Module, Parameter
 
 __all__ = ["ModuleList", "ModuleDict", "ParameterList"]
@@ -44,16 +45,7 @@ class ModuleList(Module):
         return iter(self._modules.values())
 
     def __getitem__(self, idx: int | slice) -> Any:
-        mods = list(self._modules.values())
-        if isinstance(idx, slice):
-            sub = ModuleList()
-            for k, m in list(self._modules.items())[idx]:
-                sub._modules[k] = m  # keep the keys (and each child's scope name), as Sequential
-            return sub
-        try:
-            return mods[idx]
-        except IndexError:
-            raise IndexError(f"ModuleList: index {idx} out of range for {len(mods)} modules") from None
+        return _index_modules(self, idx, "ModuleList", ModuleList)
 
     def __setitem__(self, idx: int, module: Module) -> None:
         if not isinstance(module, Module):
