@@ -20,6 +20,21 @@ from .module import Module, Parameter
 __all__ = ["BatchNorm1d", "BatchNorm2d"]
 
 
+def _affine_and_running_stats(
+    m: Module, num_features: int, affine: bool, track_running_stats: bool, dtype: Any
+) -> None:
+    """Set ``m.affine`` and ``m.track_running_stats``; give ``m`` a per-channel weight (ones) and bias
+    (zeros), None without ``affine``, and with ``track_running_stats`` the running_mean (zeros),
+    running_var (ones) and num_batches_tracked buffers (batch and instance norm, PyTorch's names)."""
+    m.affine, m.track_running_stats = affine, track_running_stats
+    m.weight = Parameter(np.ones(num_features, dtype=dtype)) if affine else None
+    m.bias = Parameter(np.zeros(num_features, dtype=dtype)) if affine else None
+    if track_running_stats:
+        m.register_buffer("running_mean", np.zeros(num_features, dtype=dtype))
+        m.register_buffer("running_var", np.ones(num_features, dtype=dtype))
+        m.register_buffer("num_batches_tracked", np.array(0, dtype=np.int64))
+
+
 class _BatchNorm(Module):
     _ndims: tuple[int, ...] = ()
     _layout = ""
@@ -30,13 +45,7 @@ class _BatchNorm(Module):
         if num_features <= 0:
             raise ValueError(f"{type(self).__name__}: num_features must be positive, got {num_features}")
         self.num_features, self.eps, self.momentum = int(num_features), float(eps), momentum
-        self.affine, self.track_running_stats = affine, track_running_stats
-        self.weight = Parameter(np.ones(num_features, dtype=dtype)) if affine else None
-        self.bias = Parameter(np.zeros(num_features, dtype=dtype)) if affine else None
-        if track_running_stats:
-            self.register_buffer("running_mean", np.zeros(num_features, dtype=dtype))
-            self.register_buffer("running_var", np.ones(num_features, dtype=dtype))
-            self.register_buffer("num_batches_tracked", np.array(0, dtype=np.int64))
+        _affine_and_running_stats(self, num_features, affine, track_running_stats, dtype)
 
     def forward(self, x: Tensor) -> Tensor:
         name, C = type(self).__name__, self.num_features

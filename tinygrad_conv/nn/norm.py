@@ -10,6 +10,7 @@ import numpy as np
 
 from .. import functional as F
 from ..tensor import Tensor
+from .batchnorm import _affine_and_running_stats
 from .module import Module, Parameter
 
 __all__ = ["LayerNorm", "GroupNorm", "InstanceNorm2d"]
@@ -95,13 +96,7 @@ class InstanceNorm2d(Module):
     ) -> None:
         super().__init__()
         self.num_features, self.eps, self.momentum = int(num_features), float(eps), float(momentum)
-        self.affine, self.track_running_stats = affine, track_running_stats
-        self.weight = Parameter(np.ones(num_features, dtype=dtype)) if affine else None
-        self.bias = Parameter(np.zeros(num_features, dtype=dtype)) if affine else None
-        if track_running_stats:
-            self.register_buffer("running_mean", np.zeros(num_features, dtype=dtype))
-            self.register_buffer("running_var", np.ones(num_features, dtype=dtype))
-            self.register_buffer("num_batches_tracked", np.array(0, dtype=np.int64))
+        _affine_and_running_stats(self, num_features, affine, track_running_stats, dtype)
 
     def forward(self, x: Tensor) -> Tensor:
         if x.ndim != 4 or x.shape[1] != self.num_features:
