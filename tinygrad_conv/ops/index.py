@@ -129,6 +129,16 @@ class Gather(Op):
         yield Sample((randn(2, 3, 2), np.zeros((2, 0, 2), dtype=np.int64)), {"axis": 1}, label="empty")
 
 
+def _scatter_setup(
+    op: str, x: np.ndarray, index: np.ndarray, src: np.ndarray, axis: int
+) -> tuple[int, np.ndarray, np.ndarray]:
+    """The start of scatter and scatter_add: the checked axis, a copy of x to write into and the
+    index.shape corner of src (the part that is used)."""
+    ax = _axis(axis, x, op)
+    _check_index(op, x, index, ax, src)
+    return ax, x.copy(), src[tuple(slice(0, s) for s in index.shape)]
+
+
 @register("scatter_add")
 class ScatterAdd(Op):
     """x with src added at index along ``axis`` (repeated indices add up), as
@@ -137,10 +147,7 @@ class ScatterAdd(Op):
 
     @staticmethod
     def forward(ctx, x, index, src, axis=0):
-        ax = _axis(axis, x, "scatter_add")
-        _check_index("scatter_add", x, index, ax, src)
-        out = x.copy()
-        part = src[tuple(slice(0, s) for s in index.shape)]
+        ax, out, part = _scatter_setup("scatter_add", x, index, src, axis)
         if x.ndim:
             np.add.at(out, _grid(index, ax), part.astype(out.dtype, copy=False))
         elif index.size:
@@ -169,10 +176,7 @@ class Scatter(Op):
 
     @staticmethod
     def forward(ctx, x, index, src, axis=0):
-        ax = _axis(axis, x, "scatter")
-        _check_index("scatter", x, index, ax, src)
-        out = x.copy()
-        part = src[tuple(slice(0, s) for s in index.shape)]
+        ax, out, part = _scatter_setup("scatter", x, index, src, axis)
         if x.ndim:
             grid = _grid(index, ax)
             out[grid] = part
