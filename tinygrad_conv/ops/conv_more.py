@@ -163,19 +163,7 @@ class Unfold(Op):
 
     @staticmethod
     def vjp(ctx, g):
-        x = ctx.inputs[0]
-        a = ctx.attrs
-        return (
-            apply(
-                Fold,
-                g,
-                output_size=x.shape[2:],
-                kernel_size=a["kernel_size"],
-                dilation=a["dilation"],
-                padding=a["padding"],
-                stride=a["stride"],
-            ),
-        )
+        return (apply(Fold, g, output_size=ctx.inputs[0].shape[2:], **_window_attrs(ctx.attrs)),)
 
     @staticmethod
     def samples():
@@ -210,17 +198,7 @@ class Fold(Op):
 
     @staticmethod
     def vjp(ctx, g):
-        a = ctx.attrs
-        return (
-            apply(
-                Unfold,
-                g,
-                kernel_size=a["kernel_size"],
-                dilation=a["dilation"],
-                padding=a["padding"],
-                stride=a["stride"],
-            ),
-        )
+        return (apply(Unfold, g, **_window_attrs(ctx.attrs)),)
 
     @staticmethod
     def samples():
@@ -228,6 +206,11 @@ class Fold(Op):
             x = s.args[0]
             L = Unfold.forward(_NoCtx, x, **s.kwargs).shape
             yield Sample((randn(*L),), {**s.kwargs, "output_size": x.shape[2:]}, label=s.label)
+
+
+def _window_attrs(attrs: dict) -> dict:
+    """The window attributes unfold and fold share (each one's VJP is the other)."""
+    return {k: attrs[k] for k in ("kernel_size", "dilation", "padding", "stride")}
 
 
 class _NoCtx:
