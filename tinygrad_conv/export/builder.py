@@ -48,6 +48,7 @@ class OnnxGraph:
         self._base = "node"
         self._emitted = 0
         self._params: dict[str, np.ndarray] = {}
+        self.num_parameters = 0
 
     # ---- facts about values ------------------------------------------------------------
     def shape(self, name: str) -> tuple[int, ...]:
@@ -101,13 +102,15 @@ class OnnxGraph:
         """A 1-D int64 initializer (axes, shapes, pads, starts/ends given as inputs)."""
         return self.const(np.asarray(list(values), dtype=np.int64))
 
-    def param(self, name: str, arr: np.ndarray) -> str:
-        """A named initializer for a parameter or buffer (``conv1.weight``); the same array under the
-        same name is stored once."""
+    def param(self, name: str, arr: np.ndarray, buffer: bool = False) -> str:
+        """A named initializer for a parameter (or, with ``buffer``, a buffer such as
+        ``bn.running_mean``); the same array under the same name is stored once."""
         if name in self._params and self._params[name] is arr:
             return name
         nm = self.unique(name)
         self._params[nm] = arr
+        if not buffer:
+            self.num_parameters += int(arr.size)
         self.add_initializer(nm, arr)
         return nm
 

@@ -8,6 +8,7 @@ names it and the module scope it was recorded in.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -48,7 +49,7 @@ def clip(g: OnnxGraph, x: str, min: float | None = None, max: float | None = Non
 
 
 @converter("cast")
-def cast(g: OnnxGraph, x: str, dtype: object = None) -> str:
+def cast(g: OnnxGraph, x: str, dtype: Any = None) -> str:
     from onnx.helper import np_dtype_to_tensor_dtype
 
     return g.op("Cast", x, to=np_dtype_to_tensor_dtype(np.dtype(dtype)))
@@ -143,12 +144,13 @@ def getitem(g: OnnxGraph, x: str, index: object = None) -> str:
             start, stop, step = p.indices(dim)
             if step < 0 and stop < 0:
                 stop = INT64_MIN  # "before index 0"; -1 would mean the last element in ONNX
-            starts.append(start), ends.append(stop), axes.append(ax), steps.append(step)
+            for lst, v in ((starts, start), (ends, stop), (axes, ax), (steps, step)):
+                lst.append(v)
             out_ax += 1
         else:
             i = int(p) % dim
-            starts.append(i), ends.append(i + 1), axes.append(ax), steps.append(1)
-            squeeze.append(ax)
+            for lst, v in ((starts, i), (ends, i + 1), (axes, ax), (steps, 1), (squeeze, ax)):
+                lst.append(v)
         ax += 1
     y = x
     if axes:
@@ -176,7 +178,8 @@ def conv2d(g: OnnxGraph, x: str, w: str, *bias: str, stride: object = 1, padding
 
 
 def _pool(name: str, op_type: str, **extra: int) -> Callable[..., str]:
-    def conv(g: OnnxGraph, x: str, kernel_size: object = 2, stride: object = None, padding: object = 0) -> str:
+    def conv(g: OnnxGraph, x: str, kernel_size: object = 2, stride: object = None,
+             padding: object = 0) -> str:
         a = pool_attrs(name, kernel_size, stride, padding)
         (ph, pw) = a["padding"]
         return g.op(op_type, x, kernel_shape=list(a["kernel_size"]), strides=list(a["stride"]),

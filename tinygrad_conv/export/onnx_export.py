@@ -109,23 +109,34 @@ def export(model_or_fn: Module | Callable[..., Any], example_inputs: Any, path: 
     was_training = model.training if model is not None else False
     if model is not None:
         model.eval()
-    try:
+    try:  # module hooks (BatchNorm) look at the mode while converting too
         trace = record(model_or_fn, arrays)
         check_input_independent(model_or_fn, arrays, trace, is_param)
+        in_names = _names(input_names, len(arrays), "input")
+        out_names = _names(output_names, len(trace.outputs), "output")
+        if len(set(in_names) | set(out_names)) != len(in_names) + len(out_names):
+            raise ExportError(f"export: input and output names must be distinct, got {in_names} "
+                              f"and {out_names}")
+        batch = _batch_size(arrays) if dynamic_batch else None
+        declined: set[tuple[str, ...]] = set()
+        while True:  # a module whose hook declines is exported op by op on the next pass
+            g = OnnxGraph(opset, batch)
+            try:
+                names = _convert(g, trace, in_names, out_names, model, param_names, is_param, declined)
+                break
+            except _Declined as d:
+                declined.add(d.path)
     finally:
         if model is not None:
             model.train(was_training)
-
-    in_names = _names(input_names, len(arrays), "input")
-    out_names = _names(output_names, len(trace.outputs), "output")
-    if len(set(in_names) | set(out_names)) != len(in_names) + len(out_names):
-        raise ExportError(f"export: input and output names must be distinct, got {in_names} and {out_names}")
-    batch = _batch_size(arrays) if dynamic_batch else None
-    g = OnnxGraph(opset, batch)
-    names = _convert(g, trace, in_names, out_names, model, param_names, is_param)
     proto = _make_model(onnx, g, trace, names, in_names, out_names, batch, opset,
                         type(model).__name__ if model is not None else getattr(model_or_fn, "__name__", "fn"))
     return _write(onnx, proto, Path(path), g)
+
+
+class _Declined(Exception):
+    def __init__(self, path: tuple[str, ...]) -> None:
+        self.path = path
 
 
 def _names(given: Sequence[str] | None, n: int, stem: str) -> list[str]:
@@ -138,8 +149,8 @@ def _names(given: Sequence[str] | None, n: int, stem: str) -> list[str]:
 
 
 def _batch_size(arrays: list[np.ndarray]) -> int:
-    sizes = {a.shape[0] if a.ndim else None for a in arrays}
-    if len(sizes) != 1 or None in sizes:
+    sizes = {a.shape[0] if a.ndim else -1 for a in arrays}
+    if len(sizes) != 1 or -1 in sizes:
         shapes = [a.shape for a in arrays]
         raise ExportError(f"export: dynamic_batch needs every input to share its leading (batch) axis, "
                           f"got shapes {shapes}; pass dynamic_batch=False")
@@ -180,17 +191,20 @@ def _linear_fusions(trace: Trace, users: dict[Tensor, list[Tensor]], is_param: C
     return fused, skip
 
 
-def _module_regions(trace: Trace, users: dict[Tensor, list[Tensor]], model: Module | None
-                    ) -> tuple[dict[Tensor, tuple[Module, str, Tensor]], set[Tensor]]:
+Regions = dict[Tensor, tuple[Module, str, Tensor]]
+
+
+def _module_regions(trace: Trace, users: dict[Tensor, list[Tensor]], model: Module | None,
+                    declined: set[tuple[str, ...]]) -> tuple[Regions, set[Tensor]]:
     """Modules with an ``export_onnx`` hook (BatchNorm) whose recorded ops have one data input and
     one output: {output tensor: (module, 'prefix.', input tensor)} and the tensors they replace."""
-    regions: dict[Tensor, tuple[Module, str, Tensor]] = {}
+    regions: Regions = {}
     skip: set[Tensor] = set()
     if model is None:
         return regions, skip
     inputs = set(trace.inputs)
     for path, m in module_path_map(model).items():
-        if not path or not callable(getattr(m, "export_onnx", None)):
+        if not path or path in declined or not callable(getattr(m, "export_onnx", None)):
             continue
         inside = [t for t in trace.order if t._node is not None and t._node.scope[:len(path)] == path]
         if not inside:
@@ -206,7 +220,8 @@ def _module_regions(trace: Trace, users: dict[Tensor, list[Tensor]], model: Modu
 
 
 def _convert(g: OnnxGraph, trace: Trace, in_names: list[str], out_names: list[str], model: Module | None,
-             param_names: dict[int, str], is_param: Callable[[Tensor], bool]) -> dict[Tensor, str]:
+             param_names: dict[int, str], is_param: Callable[[Tensor], bool],
+             declined: set[tuple[str, ...]]) -> dict[Tensor, str]:
     names: dict[Tensor, str] = {}
     for t, nm in zip(trace.inputs, in_names):
         names[t] = g.unique(nm)
@@ -218,7 +233,7 @@ def _convert(g: OnnxGraph, trace: Trace, in_names: list[str], out_names: list[st
         for i in t._node.inputs if t._node is not None else ():
             users.setdefault(i, []).append(t)
     fused, skip = _linear_fusions(trace, users, is_param)
-    regions, skip2 = _module_regions(trace, users, model)
+    regions, skip2 = _module_regions(trace, users, model, declined)
     skip |= skip2
 
     def name_of(leaf: Tensor, user: Tensor) -> str:
@@ -241,7 +256,7 @@ def _convert(g: OnnxGraph, trace: Trace, in_names: list[str], out_names: list[st
                 names[t] = out
                 g.know(out, t.shape, t.dtype)
                 continue
-            raise ExportError(f"export: {type(m).__name__} at {prefix[:-1]} declined its ONNX hook")
+            raise _Declined(tuple(prefix[:-1].split(".")))
         if t in fused:
             x, p, b = fused[t]
             g.begin(_scope_name(t, "linear"))
@@ -305,5 +320,4 @@ def _write(onnx: Any, proto: Any, path: Path, g: OnnxGraph) -> OnnxExport:
     with atomic_open(path) as f:
         f.write(data)
     counts = Counter(n.op_type for n in proto.graph.node)
-    n_params = sum(int(np.prod(a.shape)) for a in g._params.values())
-    return OnnxExport(path, proto, counts, n_params, len(data))
+    return OnnxExport(path, proto, counts, g.num_parameters, len(data))

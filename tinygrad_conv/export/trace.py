@@ -94,8 +94,12 @@ def check_input_independent(fn: Callable[..., Any], arrays: Sequence[np.ndarray]
     there is nothing to compare and the check passes.
     """
     rng = np.random.default_rng(0)
-    probe = [(np.roll(a, 1, axis=0) * 0.75 + 0.25 * rng.standard_normal(a.shape)).astype(a.dtype)
-             if a.ndim else a * 0.75 + 0.5 for a in arrays]
+    # other samples, signs flipped, plus noise: masks like x > 0 or x > t come out different
+    probe = []
+    for a in arrays:
+        other = np.roll(a, 1, axis=0) if a.ndim else a
+        noise = (float(a.std()) or 1.0) * rng.standard_normal(a.shape)
+        probe.append((-0.75 * other + 0.5 * noise).astype(a.dtype))
     try:
         with np.errstate(all="ignore"):
             second = record(fn, probe)
