@@ -91,7 +91,7 @@ def reshape(g: OnnxGraph, x: str, shape: tuple[int, ...] = ()) -> str:
     out = np.empty(in_shape, dtype=np.bool_).reshape(shape).shape  # resolves -1 as forward did
     if len(out) == 2 and len(in_shape) >= 2 and out == (in_shape[0], int(np.prod(in_shape[1:]))):
         return g.op("Flatten", x, axis=1)  # what Netron users expect from nn.Flatten
-    target = list(out)
+    target: list[int] = list(out)
     if _batch_kept(g, in_shape, out):
         target[0] = 0  # ONNX Reshape: 0 copies the input's dimension, so any batch size works
     return g.op("Reshape", x, g.ints(target))
@@ -117,9 +117,9 @@ def pad(g: OnnxGraph, x: str, pad_width: tuple = (), value: float = 0.0) -> str:
 
 
 @converter("getitem")
-def getitem(g: OnnxGraph, x: str, index: object = None) -> str:
+def getitem(g: OnnxGraph, x: str, index: Any = None) -> str:
     """Basic indexing (ints, slices, None, ...) as Slice + Squeeze + Unsqueeze."""
-    parts = list(index) if isinstance(index, tuple) else [index]
+    parts: list[Any] = list(index) if isinstance(index, tuple) else [index]
     if not all(isinstance(p, (int, np.integer, slice)) or p is None or p is Ellipsis for p in parts):
         raise ExportError("getitem: only basic indexing (ints, slices, None, ...) is exportable, "
                           "not integer-array or boolean indices")
@@ -129,7 +129,12 @@ def getitem(g: OnnxGraph, x: str, index: object = None) -> str:
         k = parts.index(Ellipsis)
         parts[k:k + 1] = [slice(None)] * (len(shape) - n_axes)
     parts += [slice(None)] * (len(shape) - sum(p is not None for p in parts))
-    starts, ends, axes, steps, squeeze, unsqueeze = [], [], [], [], [], []
+    starts: list[int] = []
+    ends: list[int] = []
+    axes: list[int] = []
+    steps: list[int] = []
+    squeeze: list[int] = []
+    unsqueeze: list[int] = []
     ax = out_ax = 0
     for p in parts:
         if p is None:
