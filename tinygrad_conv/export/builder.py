@@ -115,7 +115,7 @@ class OnnxGraph:
         return nm
 
     def add_initializer(self, name: str, arr: np.ndarray) -> None:
-        arr = np.ascontiguousarray(arr)
+        arr = np.asarray(arr, order="C")  # (ascontiguousarray would make a 0-d scalar 1-d)
         self.initializers.append(self._onnx.numpy_helper.from_array(arr, name))
         self.know(name, arr.shape, arr.dtype)
 
