@@ -13,13 +13,12 @@ torch = pytest.importorskip("torch", reason="PyTorch weight exchange is checked 
 st_torch = pytest.importorskip("safetensors.torch", reason="needs the optional 'interop' extra (safetensors)")
 
 import torch.nn.functional as TF  # noqa: E402
+from export_models import BNNet  # noqa: E402
 from torch import nn as tnn  # noqa: E402
 
 import tinygrad_conv.functional as F  # noqa: E402
 from tinygrad_conv import models, nn  # noqa: E402
 from tinygrad_conv.tensor import Tensor  # noqa: E402
-
-from export_models import BNNet  # noqa: E402
 
 
 class TorchSeedCNN(tnn.Module):

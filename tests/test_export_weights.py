@@ -6,10 +6,9 @@ import os
 
 import numpy as np
 import pytest
+from export_models import BNNet
 
 from tinygrad_conv import models, nn
-
-from export_models import BNNet
 
 
 @pytest.mark.parametrize("suffix", [".npz", ".safetensors"])
