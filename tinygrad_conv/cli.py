@@ -1,4 +1,4 @@
-"""Command line: ``tinygrad-conv train | evaluate | graph | gradcheck``."""
+"""Command line: ``tinygrad-conv train | evaluate | graph | gradcheck | inspect | export``."""
 
 from __future__ import annotations
 
@@ -139,6 +139,9 @@ def build_parser() -> argparse.ArgumentParser:
     ins.add_argument("--limit", type=int, help="confusion matrix on the first N test images only")
     ins.add_argument("--layer", help="the Conv2d to explain one output of (default: the first)")
     ins.set_defaults(func=_cmd_inspect)
+    from . import cli_export  # the export subcommand lives in its own module
+
+    cli_export.add_parser(sub)
     return p
 
 
