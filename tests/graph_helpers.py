@@ -9,7 +9,7 @@ import numpy as np
 
 import tinygrad_conv as tg
 from tinygrad_conv import functional as F
-from tinygrad_conv.autograd.tape import name_scope, toposort
+from tinygrad_conv.autograd import name_scope, toposort
 from tinygrad_conv.models import get_model
 from tinygrad_conv.viz import model_graph_root, to_dot
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from graph_helpers import dot_of, plain_mlp, recorded_ops, seed_loss, tensor_nodes, text
 
-from tinygrad_conv.autograd.tape import toposort
+from tinygrad_conv.autograd import toposort
 from tinygrad_conv.viz import to_dot, to_json
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from tinygrad_conv import Tensor, models, nn, optim
-from tinygrad_conv.autograd.tape import toposort
+from tinygrad_conv.autograd import toposort
 
 
 def synthetic_digits(n, seed=0, classes=4):

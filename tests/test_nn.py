@@ -8,7 +8,7 @@ import pytest
 
 import tinygrad_conv as tc
 from tinygrad_conv import Tensor, nn
-from tinygrad_conv.autograd.tape import toposort
+from tinygrad_conv.autograd import toposort
 from tinygrad_conv.nn import init
 
 

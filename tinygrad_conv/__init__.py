@@ -7,6 +7,7 @@ from .autograd import (
     detect_anomaly,
     enable_grad,
     get_op,
+    grad,
     is_grad_enabled,
     no_grad,
     registered_ops,
@@ -22,5 +23,5 @@ _malloc.pad_heap()  # keep freed heap for the next step's temporaries (see _mall
 __all__ = [
     "Tensor", "functional", "no_grad", "enable_grad", "is_grad_enabled", "detect_anomaly",
     "AnomalyError", "registered_ops", "get_op", "gradcheck", "gradcheck_report",
-    "GradcheckError", "concatenate", "stack", "where",
+    "GradcheckError", "concatenate", "stack", "where", "grad",
 ]

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import inspect
+import weakref
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from .autograd import tape
+from .autograd import engine
 from .autograd.registry import Op
 from .autograd.tape import STATE, Node, check_finite
 
@@ -24,7 +26,7 @@ class Tensor:
         name: optional label shown in graphs and error messages.
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "name", "_node", "_retain", "__weakref__")
+    __slots__ = ("_data", "grad", "requires_grad", "name", "_node", "_retain", "_version", "__weakref__")
     __array_ufunc__ = None  # make NumPy defer to our reflected operators (ndarray + Tensor)
 
     def __init__(
@@ -43,7 +45,8 @@ class Tensor:
             raise TypeError(
                 f"Tensor: only floating-point tensors can require grad (got dtype {arr.dtype})"
             )
-        self.data: np.ndarray = arr
+        self._data: np.ndarray = arr
+        self._version = 0  # bumped by in-place changes the library sees (see backward's check)
         self.grad: np.ndarray | None = None
         self.requires_grad = bool(requires_grad)
         self.name = name
@@ -51,6 +54,22 @@ class Tensor:
         self._retain = False
 
     # ---- array facts -------------------------------------------------------------------
+    @property
+    def data(self) -> np.ndarray:
+        """The underlying ndarray. Assigning a new array counts as an in-place change: a recorded
+        op that used this tensor then refuses to backpropagate (its gradient would be wrong).
+        Writes *into* the array (``t.data[:] = 0``) cannot be seen; see docs/reliability.md."""
+        return self._data
+
+    @data.setter
+    def data(self, value: np.ndarray) -> None:
+        self._data = value
+        self._version += 1
+
+    def _bump_version(self) -> None:
+        """Record an in-place change made through the library (optimizer steps, ``zero_``...)."""
+        self._version += 1
+
     @property
     def shape(self) -> tuple[int, ...]:
         return self.data.shape
@@ -105,10 +124,15 @@ class Tensor:
         self.requires_grad = flag
         return self
 
-    def backward(self, grad: ArrayLike | None = None, retain_graph: bool = False) -> None:
-        """Accumulate d(self)/d(leaf) into every grad-requiring leaf's ``.grad``.
+    def backward(
+        self, grad: ArrayLike | None = None, retain_graph: bool | None = None, create_graph: bool = False
+    ) -> None:
+        """Accumulate d(self)/d(leaf) into every grad-requiring leaf's ``.grad`` (an ndarray).
 
-        A scalar needs no ``grad``; any other shape needs one of the same shape.
+        A scalar needs no ``grad``; any other shape needs one of the same shape. With
+        ``create_graph=True`` the backward pass itself is recorded (``retain_graph`` then defaults
+        to True); ``.grad`` still receives arrays, use ``tc.grad(..., create_graph=True)`` to get
+        the gradients as Tensors that can be differentiated again.
         """
         if not self.requires_grad:
             raise RuntimeError("backward: this tensor does not require grad (no recorded graph)")
@@ -118,12 +142,16 @@ class Tensor:
                     f"backward: grad can be omitted only for a scalar; this tensor has shape "
                     f"{self.shape} (pass grad=np.ones({self.shape}) or reduce it first)"
                 )
-            g = np.ones(self.shape, dtype=self.dtype)
+            g = Tensor(np.ones(self.shape, dtype=self.dtype))
         else:
-            g = np.asarray(grad.data if isinstance(grad, Tensor) else grad, dtype=self.dtype)
+            g = grad if isinstance(grad, Tensor) else Tensor(np.asarray(grad, dtype=self.dtype))
             if g.shape != self.shape:
                 raise ValueError(f"backward: grad shape {g.shape} != tensor shape {self.shape}")
-        tape.backward(self, g, retain_graph=retain_graph)
+            if g.dtype != self.dtype:
+                g = Tensor(g.data.astype(self.dtype)) if not g.requires_grad else g.astype(self.dtype)
+        if retain_graph is None:
+            retain_graph = create_graph
+        engine.run_backward([self], [g], retain_graph=retain_graph, create_graph=create_graph)
 
     def __repr__(self) -> str:
         extra = ""
@@ -308,33 +336,55 @@ def as_tensor(x: ArrayLike, like: Tensor | None = None) -> Tensor:
     return Tensor(x)
 
 
+def _defaults(op: type[Op]) -> dict[str, Any]:
+    """The keyword defaults of ``op.forward`` (cached on the class): recorded in node.attrs so
+    VJPs, pictures and exporters see every attribute without restating defaults."""
+    d = op.__dict__.get("_attr_defaults")
+    if d is None:
+        d = {p.name: p.default for p in inspect.signature(op.forward).parameters.values()
+             if p.default is not inspect.Parameter.empty}
+        op._attr_defaults = d  # type: ignore[attr-defined]
+    return d
+
+
 def apply(op: type[Op], *inputs: Tensor, **attrs: Any) -> Tensor:
     """Run ``op`` forward on the inputs' arrays and record a tape node when a gradient is needed."""
     needs = tuple(t.requires_grad for t in inputs)
     track = STATE.grad_enabled and any(needs)
+    defaults = _defaults(op)
+    if defaults:
+        attrs = {**defaults, **attrs}
     ctx = Node(op, inputs if track else (), needs if track else (False,) * len(needs), attrs)
     try:
-        out = op.forward(ctx, *[t.data for t in inputs], **attrs)
+        out = op.forward(ctx, *[t._data for t in inputs], **attrs)
     except (ValueError, IndexError, TypeError) as e:
         if str(e).startswith(op.name + ":"):
             raise
         shapes = ", ".join(f"{t.shape} {t.dtype}" for t in inputs)
-        cls = ValueError if isinstance(e, np.exceptions.AxisError) else type(e)
+        cls = ValueError if isinstance(e, _AxisError) else type(e)
         raise cls(f"{op.name}: {e} (inputs: {shapes}; attrs: {attrs})") from e
     if STATE.anomaly:
         check_finite(out, f"forward of op '{op.name}'")
     t = Tensor.__new__(Tensor)
-    t.data = out
+    t._data = out
+    t._version = 0
     t.grad = None
     t.name = None
     t._retain = False
     if track and out.dtype.kind == "f":
         t.requires_grad = True
         t._node = ctx
+        ctx.versions = tuple(i._version for i in inputs)
+        ctx.out_ref = weakref.ref(t)
+        if op.save_output:
+            ctx.out = out
     else:
         t.requires_grad = False
         t._node = None
     return t
+
+
+_AxisError = getattr(getattr(np, "exceptions", np), "AxisError", IndexError)  # NumPy < 1.25: np.AxisError
 
 
 from . import functional as F  # noqa: E402  (functional imports Tensor from this module)

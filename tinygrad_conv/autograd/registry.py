@@ -5,21 +5,26 @@ An op is one class with three static methods::
     @register("mul")
     class Mul(Op):
         @staticmethod
-        def forward(ctx, a, b):          # ndarrays in, ndarray out
-            ctx.save(a, b)               # only what vjp needs
+        def forward(ctx, a, b):          # ndarrays in, ndarray out (fast NumPy)
             return a * b
 
         @staticmethod
-        def vjp(ctx, g):                 # upstream gradient -> one gradient per input
-            a, b = ctx.saved
+        def vjp(ctx, g):                 # g: upstream gradient (Tensor) -> one Tensor per input
+            a, b = ctx.inputs            # the input Tensors, still connected to the graph
             return unbroadcast(g * b, a.shape), unbroadcast(g * a, b.shape)
 
         @staticmethod
-        def samples():                   # inputs for the registry-wide gradcheck
+        def samples():                   # inputs for the registry-wide first/second-order checks
             yield Sample((rand(3), rand(3)))
 
+A VJP is written with the library's own ops on Tensors, so the backward pass can itself be
+recorded (``create_graph=True``) and differentiated again; the engine runs it untracked otherwise.
+``ctx.save(...)`` keeps non-differentiable helpers (masks, indices, shapes); ``ctx.output()`` is
+the op's output as a connected Tensor (set ``save_output = True``). Heavy backward kernels are
+registered ops of their own (conv2d's input and weight gradients, the pool scatters...).
+
 Positional inputs are arrays (differentiable when floating point); keyword arguments are
-attributes (``axis``, ``stride``...) recorded on the tape node.
+attributes (``axis``, ``stride``...) recorded on the tape node, the forward's defaults included.
 """
 
 from __future__ import annotations
@@ -50,13 +55,14 @@ class Op:
     """Base class of a registered operation. Subclasses define the three static methods."""
 
     name: ClassVar[str] = "?"
+    save_output: ClassVar[bool] = False  # keep the output array for ctx.output() in the VJP
 
     @staticmethod
     def forward(ctx: Any, *arrays: np.ndarray, **attrs: Any) -> np.ndarray:
         raise NotImplementedError
 
     @staticmethod
-    def vjp(ctx: Any, g: np.ndarray) -> tuple[np.ndarray | None, ...]:
+    def vjp(ctx: Any, g: Any) -> tuple[Any, ...]:
         raise NotImplementedError
 
     @staticmethod
@@ -123,15 +129,21 @@ def get_op(name: str) -> type[Op]:
     return REGISTRY.get(name)
 
 
-def unbroadcast(g: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    """Sum ``g`` down to ``shape``: undo NumPy broadcasting in a gradient (every binary op uses it)."""
+def unbroadcast(g: Any, shape: tuple[int, ...]) -> Any:
+    """Sum ``g`` down to ``shape``: undo NumPy broadcasting in a gradient (every binary op uses it).
+
+    ``g`` may be an ndarray (NumPy result) or a Tensor (recorded sum + reshape, so it stays
+    differentiable)."""
+    shape = tuple(shape)
     if g.shape == shape:
         return g
     lead = g.ndim - len(shape)
     axes = tuple(range(lead)) + tuple(
         i + lead for i, s in enumerate(shape) if s == 1 and g.shape[i + lead] != 1
     )
-    return g.sum(axis=axes, keepdims=True).reshape(shape)
+    if isinstance(g, np.ndarray):
+        return g.sum(axis=axes, keepdims=True).reshape(shape)
+    return g.sum(axis=axes, keepdims=True).reshape(shape) if axes else g.reshape(shape)
 
 
 def normalize_axes(axis: int | Iterable[int] | None, ndim: int, op: str) -> tuple[int, ...]:
@@ -143,7 +155,7 @@ def normalize_axes(axis: int | Iterable[int] | None, ndim: int, op: str) -> tupl
     for a in axes:
         if not isinstance(a, (int, np.integer)):
             raise TypeError(f"{op}: axis must be int or tuple of ints, got {axis!r}")
-        if not -ndim <= a < max(ndim, 1):
+        if not -max(ndim, 1) <= a < max(ndim, 1):  # a 0-d tensor takes 0 or -1, as PyTorch
             raise ValueError(f"{op}: axis {a} is out of bounds for a tensor with {ndim} dims")
         out.append(int(a) % max(ndim, 1))
     if len(set(out)) != len(out):

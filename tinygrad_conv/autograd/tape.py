@@ -7,13 +7,11 @@ The engine knows arrays, nodes and VJPs only. A tensor is anything with ``data``
 from __future__ import annotations
 
 import contextlib
-import functools
-from collections.abc import Callable, Iterator
-from typing import Any, TypeVar
+import weakref
+from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 
 class _State:
@@ -28,13 +26,16 @@ STATE = _State()
 class Node:
     """A recorded op application: what produced a tensor and what its VJP needs.
 
-    Attributes: ``op`` (the Op class), ``inputs`` (input tensors), ``needs_input_grad``
-    (one bool per input), ``attrs`` (keyword attributes such as ``stride``), ``saved``
-    (arrays kept for the VJP, dropped after backward), ``scope`` (module path when recorded)
-    and ``freed`` (True once backward released ``saved``).
+    Attributes: ``op`` (the Op class), ``inputs`` (input tensors: a VJP uses them directly, so
+    the gradient stays connected to the forward graph), ``needs_input_grad`` (one bool per input),
+    ``attrs`` (keyword attributes, the forward signature's defaults filled in), ``saved``
+    (non-differentiable helpers kept for the VJP: masks, indices, shapes; dropped after backward),
+    ``scope`` (module path when recorded), ``freed`` (True once backward released what it kept)
+    and ``versions`` (the inputs' version counters when recorded).
     """
 
-    __slots__ = ("op", "inputs", "needs_input_grad", "attrs", "saved", "scope", "freed")
+    __slots__ = ("op", "inputs", "needs_input_grad", "attrs", "saved", "scope", "freed", "out",
+                 "out_ref", "versions")
 
     def __init__(self, op: Any, inputs: tuple, needs_input_grad: tuple[bool, ...], attrs: dict):
         self.op = op
@@ -44,10 +45,36 @@ class Node:
         self.saved: Any = None
         self.scope = STATE.scope
         self.freed = False
+        self.out: np.ndarray | None = None  # the output array, kept only for ops with save_output
+        self.out_ref: Any = None  # weak reference to the output tensor
+        self.versions: tuple[int, ...] = ()
 
     def save(self, *values: Any) -> None:
-        """Keep values for the VJP (call from forward; skipped when no input needs a gradient)."""
-        self.saved = values
+        """Keep values for the VJP (call from forward). Stores nothing when no input needs a
+        gradient, so an op never keeps memory for a backward that cannot happen."""
+        if any(self.needs_input_grad):
+            self.saved = values
+
+    def output(self) -> Any:
+        """The op's output as a Tensor connected to this node (for VJPs written in terms of the
+        output, e.g. exp's ``g * y``); needs ``save_output = True`` on the op class."""
+        t = self.out_ref() if self.out_ref is not None else None
+        if t is not None:
+            return t
+        if self.out is None:
+            raise RuntimeError(f"op '{self.op.name}': output() needs save_output = True on the op class")
+        from ..tensor import Tensor  # the engine builds the alias; Tensor lives one layer up
+
+        t = Tensor.__new__(Tensor)
+        t.data, t.grad, t.name, t._retain, t.requires_grad, t._node = self.out, None, None, False, True, self
+        t._version = 0
+        self.out_ref = weakref.ref(t)
+        return t
+
+    def free(self) -> None:
+        self.saved = None
+        self.out = None
+        self.freed = True
 
     def __repr__(self) -> str:
         return f"Node({self.op.name}, inputs={len(self.inputs)})"
@@ -107,20 +134,6 @@ def name_scope(name: str) -> Iterator[None]:
         STATE.scope = prev
 
 
-def scoped(name: str) -> Callable[[F], F]:
-    """Decorator form of name_scope."""
-
-    def deco(fn: F) -> F:
-        @functools.wraps(fn)
-        def wrapper(*a: Any, **k: Any) -> Any:
-            with name_scope(name):
-                return fn(*a, **k)
-
-        return wrapper  # type: ignore[return-value]
-
-    return deco
-
-
 def check_finite(arr: np.ndarray, what: str) -> None:
     """Raise AnomalyError if a floating array holds NaN or Inf (anomaly mode only)."""
     if arr.dtype.kind == "f" and not np.isfinite(arr).all():
@@ -128,70 +141,3 @@ def check_finite(arr: np.ndarray, what: str) -> None:
         raise AnomalyError(f"{what} produced {kind} (shape {arr.shape})")
 
 
-def toposort(root: Any) -> list:
-    """Tensors reachable from ``root`` through grad-requiring inputs, inputs before users.
-
-    Iterative depth-first search, so graphs of any depth work without recursion limits.
-    (Tensors hash by identity, so they key sets and dicts directly.)
-    """
-    if root._node is None:
-        return [root]
-    order: list = []
-    seen = {root}
-    stack = [(root, iter(root._node.inputs), iter(root._node.needs_input_grad))]
-    while stack:
-        t, inputs, needs = stack[-1]
-        for inp, need in zip(inputs, needs):
-            if need and inp not in seen:
-                seen.add(inp)
-                node = inp._node
-                if node is None:
-                    order.append(inp)
-                else:
-                    stack.append((inp, iter(node.inputs), iter(node.needs_input_grad)))
-                    break
-        else:
-            stack.pop()
-            order.append(t)
-    return order
-
-
-def backward(root: Any, grad: np.ndarray, retain_graph: bool = False) -> None:
-    """Reverse-mode sweep from ``root`` seeded with ``grad``; leaves (and retained tensors)
-    accumulate into ``.grad``. Frees saved values unless ``retain_graph``."""
-    order = toposort(root)
-    grads: dict[Any, np.ndarray] = {root: grad}
-    anomaly = STATE.anomaly
-    for t in reversed(order):
-        g = grads.pop(t, None)
-        if g is None:
-            continue
-        node = t._node
-        if node is None or t._retain:
-            # a leaf keeps its own copy: later in-place updates must not alias other grads
-            t.grad = np.array(g, dtype=t.data.dtype) if t.grad is None else t.grad + g
-            if node is None:
-                continue
-        if node.freed:
-            raise RuntimeError(
-                f"backward through op '{node.op.name}' a second time: its saved values were "
-                "freed by the first backward; pass retain_graph=True to the first call"
-            )
-        in_grads = node.op.vjp(node, g)
-        if not retain_graph:
-            node.saved = None
-            node.freed = True
-        for inp, need, ig in zip(node.inputs, node.needs_input_grad, in_grads):
-            if not need or ig is None:
-                continue
-            if ig.shape != inp.data.shape:
-                raise RuntimeError(
-                    f"vjp of op '{node.op.name}' returned a gradient of shape {ig.shape} "
-                    f"for an input of shape {inp.data.shape}"
-                )
-            if ig.dtype != inp.data.dtype:
-                ig = ig.astype(inp.data.dtype)
-            if anomaly:
-                check_finite(ig, f"backward of op '{node.op.name}'")
-            prev = grads.get(inp)
-            grads[inp] = ig if prev is None else prev + ig

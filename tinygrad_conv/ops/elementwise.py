@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd.registry import Op, Sample, register, unbroadcast
+from ..tensor import Tensor, apply
 from ._util import away_from_zero, randn, uniform
 
 
@@ -20,13 +21,12 @@ def _binary_samples(lo: float = -2.0, hi: float = 2.0):
 class Add(Op):
     @staticmethod
     def forward(ctx, a, b):
-        ctx.save(a.shape, b.shape)
         return a + b
 
     @staticmethod
     def vjp(ctx, g):
-        sa, sb = ctx.saved
-        return unbroadcast(g, sa), unbroadcast(g, sb)
+        a, b = ctx.inputs
+        return unbroadcast(g, a.shape), unbroadcast(g, b.shape)
 
     samples = staticmethod(_binary_samples)
 
@@ -35,13 +35,13 @@ class Add(Op):
 class Sub(Op):
     @staticmethod
     def forward(ctx, a, b):
-        ctx.save(a.shape, b.shape)
         return a - b
 
     @staticmethod
     def vjp(ctx, g):
-        sa, sb = ctx.saved
-        return unbroadcast(g, sa), unbroadcast(-g, sb)
+        a, b = ctx.inputs
+        na, nb = ctx.needs_input_grad
+        return unbroadcast(g, a.shape) if na else None, unbroadcast(-g, b.shape) if nb else None
 
     samples = staticmethod(_binary_samples)
 
@@ -50,37 +50,32 @@ class Sub(Op):
 class Mul(Op):
     @staticmethod
     def forward(ctx, a, b):
-        na, nb = ctx.needs_input_grad
-        # each gradient needs the *other* operand only
-        ctx.save(a.shape, b.shape, a if nb else None, b if na else None)
         return a * b
 
     @staticmethod
     def vjp(ctx, g):
-        sa, sb, a, b = ctx.saved
+        a, b = ctx.inputs  # each gradient needs the *other* operand only
         na, nb = ctx.needs_input_grad
-        ga = unbroadcast(g * b, sa) if na else None
-        gb = unbroadcast(g * a, sb) if nb else None
-        return ga, gb
+        return unbroadcast(g * b, a.shape) if na else None, unbroadcast(g * a, b.shape) if nb else None
 
     samples = staticmethod(_binary_samples)
 
 
 @register("div")
 class Div(Op):
+    save_output = True
+
     @staticmethod
     def forward(ctx, a, b):
-        out = a / b
-        if any(ctx.needs_input_grad):
-            ctx.save(a.shape, b, out)
-        return out
+        return a / b
 
     @staticmethod
     def vjp(ctx, g):
-        sa, b, out = ctx.saved
+        a, b = ctx.inputs
         na, nb = ctx.needs_input_grad
-        ga = unbroadcast(g / b, sa) if na else None
-        gb = unbroadcast(-g * out / b, b.shape) if nb else None
+        q = g / b
+        ga = unbroadcast(q, a.shape) if na else None
+        gb = unbroadcast(-(q * ctx.output()), b.shape) if nb else None  # -g a / b**2
         return ga, gb
 
     @staticmethod
@@ -92,21 +87,35 @@ class Div(Op):
 
 @register("pow")
 class Pow(Op):
-    """a ** b; the gradient for b uses log(a), so b needs grad only where a > 0."""
+    """a ** b. At the boundary the gradients follow PyTorch: d/da of a**0 is 0 (also at a = 0),
+    and d/db of 0**b is 0 for b >= 0 (the formula b * a**(b-1) and a**b * log(a) would give
+    0 * inf there)."""
+
+    save_output = True
 
     @staticmethod
     def forward(ctx, a, b):
-        out = np.power(a, b)
-        if any(ctx.needs_input_grad):
-            ctx.save(a, b, out)
-        return out
+        return np.power(a, b)
 
     @staticmethod
     def vjp(ctx, g):
-        a, b, out = ctx.saved
+        a, b = ctx.inputs
         na, nb = ctx.needs_input_grad
-        ga = unbroadcast(g * b * np.power(a, b - 1), a.shape) if na else None
-        gb = unbroadcast(g * out * np.log(a), b.shape) if nb else None
+        ga = gb = None
+        if na:
+            zero_b = b.data == 0
+            # b == 0: use exponent 1 there (finite even at a == 0), multiplied by b == 0 anyway
+            expo = apply(Where, Tensor(zero_b), _one(b), b - 1) if zero_b.any() else b - 1
+            ga = unbroadcast(g * b * a ** expo, a.shape)
+        if nb:
+            zero_a = a.data == 0
+            if zero_a.any():
+                la = apply(Log, apply(Where, Tensor(zero_a), _one(a), a))
+                d = g * ctx.output() * la
+                gb = apply(Where, Tensor(zero_a & (b.data >= 0)), _zero(d), d)
+            else:
+                gb = g * ctx.output() * apply(Log, a)
+            gb = unbroadcast(gb, b.shape)
         return ga, gb
 
     @staticmethod
@@ -114,10 +123,19 @@ class Pow(Op):
         yield Sample((uniform(0.5, 2.0, 3, 4), uniform(-1.5, 2.5, 3, 4)), label="tensor-exp")
         yield Sample((uniform(-2, 2, 3, 4), np.array(2.0)), label="square", constant=(1,))
         yield Sample((uniform(0.5, 2.0, 2, 3), uniform(0.5, 2.0, 3)), label="bcast")
+        yield Sample((uniform(-2, 2, 3, 4), np.array(3.0)), label="cube", constant=(1,))
+
+
+def _one(like: Tensor) -> Tensor:
+    return Tensor(np.ones((), dtype=like.dtype))
+
+
+def _zero(like: Tensor) -> Tensor:
+    return Tensor(np.zeros((), dtype=like.dtype))
 
 
 class _Unary(Op):
-    """Unary op y = f(x); subclasses give fn and d(x, y) = dy/dx."""
+    """Unary op y = f(x); subclasses give the forward and a VJP in Tensor ops."""
 
     @staticmethod
     def samples():
@@ -125,22 +143,23 @@ class _Unary(Op):
         yield Sample((randn(2, 3, 5),), label="3d")
 
 
-def _unary(name: str, fn, deriv, sample_fn=None, save_x: bool = False):
-    """Build and register a unary op from its function and derivative (one line per op below)."""
+def _unary(name: str, fn, vjp, sample_fn=None, save_output: bool = False):
+    """Build and register a unary op from its function and VJP (one line per op below).
+
+    ``vjp(g, x, y)`` gets the upstream gradient, the input and (with ``save_output``) the output
+    as Tensors connected to the graph."""
 
     def forward(ctx, x):
-        y = fn(x)
-        if ctx.needs_input_grad[0]:
-            ctx.save(x if save_x else None, y)
-        return y
+        return fn(x)
 
-    def vjp(ctx, g):
-        x, y = ctx.saved
-        return (g * deriv(x, y),)
+    def _vjp(ctx, g):
+        x = ctx.inputs[0]
+        return (vjp(g, x, ctx.output() if save_output else None),)
 
     cls = type(name.capitalize(), (_Unary,), {
         "forward": staticmethod(forward),
-        "vjp": staticmethod(vjp),
+        "vjp": staticmethod(_vjp),
+        "save_output": save_output,
         "__doc__": f"Elementwise {name}.",
     })
     if sample_fn is not None:
@@ -157,13 +176,22 @@ def _kink_samples():
     yield Sample((away_from_zero(2, 3, 2),), label="3d")
 
 
-Neg = _unary("neg", np.negative, lambda x, y: -1)
-Exp = _unary("exp", np.exp, lambda x, y: y)
-Log = _unary("log", np.log, lambda x, y: 1 / x, _pos_samples, save_x=True)
-Sqrt = _unary("sqrt", np.sqrt, lambda x, y: 0.5 / y, _pos_samples)
-Abs = _unary("abs", np.abs, lambda x, y: np.sign(x), _kink_samples, save_x=True)
-Relu = _unary("relu", lambda x: np.maximum(x, 0), lambda x, y: y > 0, _kink_samples)
-Tanh = _unary("tanh", np.tanh, lambda x, y: 1 - y * y)  # the seed returned tanh here
+def _zero_where_g_is_zero(g: Tensor, d: Tensor, pole: np.ndarray) -> Tensor:
+    """At a pole (x = 0 for log, sqrt) a zero upstream gradient stays 0 instead of 0 * inf = nan."""
+    if not pole.any():
+        return d
+    return apply(Where, Tensor(pole & (g.data == 0)), _zero(d), d)
+
+
+Neg = _unary("neg", np.negative, lambda g, x, y: -g)
+Exp = _unary("exp", np.exp, lambda g, x, y: g * y, save_output=True)
+Log = _unary("log", np.log, lambda g, x, y: _zero_where_g_is_zero(g, g / x, x.data == 0), _pos_samples)
+Sqrt = _unary("sqrt", np.sqrt, lambda g, x, y: _zero_where_g_is_zero(g, g / (y * 2.0), y.data == 0),
+              _pos_samples, save_output=True)
+# the masks below are constants: abs and relu are piecewise linear (second derivative 0)
+Abs = _unary("abs", np.abs, lambda g, x, y: g * np.sign(x.data), _kink_samples)
+Relu = _unary("relu", lambda x: np.maximum(x, 0), lambda g, x, y: g * (x.data > 0), _kink_samples)
+Tanh = _unary("tanh", np.tanh, lambda g, x, y: g * (1.0 - y * y), save_output=True)  # the seed returned tanh
 
 
 def _sigmoid(x):
@@ -171,7 +199,7 @@ def _sigmoid(x):
     return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
 
 
-Sigmoid = _unary("sigmoid", _sigmoid, lambda x, y: y * (1 - y))
+Sigmoid = _unary("sigmoid", _sigmoid, lambda g, x, y: g * y * (1.0 - y), save_output=True)
 
 
 @register("clip")
@@ -194,7 +222,7 @@ class Clip(Op):
     @staticmethod
     def vjp(ctx, g):
         (mask,) = ctx.saved
-        return (g * mask,)
+        return (g * mask,)  # a constant mask: clip is piecewise linear
 
     @staticmethod
     def samples():
@@ -217,14 +245,15 @@ class _MaxMin(Op):
     @classmethod
     def _fwd(cls, ctx, a, b):
         if any(ctx.needs_input_grad):
-            wa, wb = _pick(a, b, cls.compare(a, b), a == b)
-            ctx.save(a.shape, b.shape, wa, wb)
+            ctx.save(*_pick(a, b, cls.compare(a, b), a == b))
         return cls.fn(a, b)
 
     @staticmethod
     def vjp(ctx, g):
-        sa, sb, wa, wb = ctx.saved
-        return unbroadcast(g * wa, sa), unbroadcast(g * wb, sb)
+        wa, wb = ctx.saved  # constant weights: the op is piecewise linear
+        a, b = ctx.inputs
+        na, nb = ctx.needs_input_grad
+        return unbroadcast(g * wa, a.shape) if na else None, unbroadcast(g * wb, b.shape) if nb else None
 
     @staticmethod
     def samples():
@@ -256,15 +285,16 @@ class Where(Op):
 
     @staticmethod
     def forward(ctx, cond, a, b):
-        cond = cond.astype(bool, copy=False)
-        ctx.save(cond, a.shape, b.shape)
-        return np.where(cond, a, b)
+        return np.where(cond.astype(bool, copy=False), a, b)
 
     @staticmethod
     def vjp(ctx, g):
-        cond, sa, sb = ctx.saved
-        zero = np.zeros((), dtype=g.dtype)
-        return None, unbroadcast(np.where(cond, g, zero), sa), unbroadcast(np.where(cond, zero, g), sb)
+        cond, a, b = ctx.inputs
+        na, nb = ctx.needs_input_grad[1:]
+        zero = _zero(g)
+        ga = unbroadcast(apply(Where, cond, g, zero), a.shape) if na else None
+        gb = unbroadcast(apply(Where, cond, zero, g), b.shape) if nb else None
+        return None, ga, gb
 
     @staticmethod
     def samples():
@@ -278,13 +308,11 @@ class Cast(Op):
 
     @staticmethod
     def forward(ctx, x, dtype=None):
-        ctx.save(x.dtype)
         return x.astype(dtype)
 
     @staticmethod
     def vjp(ctx, g):
-        (dt,) = ctx.saved
-        return (g.astype(dt),)
+        return (apply(Cast, g, dtype=ctx.inputs[0].dtype),)
 
     @staticmethod
     def samples():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd.registry import Op, Sample, register, unbroadcast
+from ..tensor import apply
 from ._util import randn
 
 
@@ -27,26 +28,21 @@ class MatMul(Op):
             raise ValueError(
                 f"matmul: batch dims of {a.shape} and {b.shape} do not broadcast"
             ) from None
-        na, nb = ctx.needs_input_grad
-        ctx.save(a.shape, b.shape, a if nb else None, b if na else None)
         return np.matmul(a, b)
 
     @staticmethod
     def vjp(ctx, g):
-        a_shape, b_shape, a, b = ctx.saved
+        a, b = ctx.inputs
         na, nb = ctx.needs_input_grad
-        # view 1-D operands as matrices, and g to match, then undo at the end
-        if len(b_shape) == 1:
-            g = g[..., None]
-        if len(a_shape) == 1:
-            g = g[..., None, :]
-        ga = gb = None
-        if na:
-            B = b[:, None] if b.ndim == 1 else b
-            ga = _reduce_to(g @ np.swapaxes(B, -1, -2), a_shape)
-        if nb:
-            A = a[None, :] if a.ndim == 1 else a
-            gb = _reduce_to(np.swapaxes(A, -1, -2) @ g, b_shape)
+        # view 1-D operands as matrices (and g to match), sum broadcast batch dims, undo at the end
+        A = a.reshape((1,) + a.shape) if a.ndim == 1 else a
+        B = b.reshape(b.shape + (1,)) if b.ndim == 1 else b
+        if b.ndim == 1:
+            g = g.reshape(g.shape + (1,))
+        if a.ndim == 1:
+            g = g.reshape(g.shape[:-1] + (1,) + g.shape[-1:])
+        ga = _reduce_to(apply(MatMul, g, _swap(B)), A.shape, a.shape) if na else None
+        gb = _reduce_to(apply(MatMul, _swap(A), g), B.shape, b.shape) if nb else None
         return ga, gb
 
     @staticmethod
@@ -58,11 +54,16 @@ class MatMul(Op):
         yield Sample((randn(4), randn(4, 3)), label="vec-mat")
         yield Sample((randn(2, 3, 4), randn(4)), label="mat-vec")
         yield Sample((randn(4), randn(4)), label="dot")
+        yield Sample((randn(0), randn(0, 3)), label="empty-k")
 
 
-def _reduce_to(g: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    """Sum broadcast batch dims away, then drop the axis added for a 1-D operand."""
-    if len(shape) == 1:
-        g = g.reshape(-1, *g.shape[-2:]).sum(axis=0)  # (m, k) or (k, n) with a size-1 side
-        return g.reshape(shape)
-    return unbroadcast(g, shape)
+def _swap(t):
+    """Swap the last two axes (a recorded transpose)."""
+    perm = tuple(range(t.ndim - 2)) + (t.ndim - 1, t.ndim - 2)
+    return t.transpose(perm)
+
+
+def _reduce_to(g, mat_shape: tuple[int, ...], shape: tuple[int, ...]):
+    """Sum broadcast batch dims away (down to the operand's matrix view), then its real shape."""
+    g = unbroadcast(g, mat_shape)
+    return g.reshape(shape) if g.shape != shape else g

@@ -10,15 +10,16 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd.registry import Op, Sample, normalize_axes, register
+from ..tensor import Tensor, apply
 from ._util import randn
+from .elementwise import Exp
 
 REDUCTIONS = ("mean", "sum", "none")
 
 
-def _axis(axis: int, x: np.ndarray, op: str) -> int:
-    if x.ndim == 0:
-        raise ValueError(f"{op}: needs at least a 1-D input, got a scalar")
-    if not isinstance(axis, (int, np.integer)):
+def _axis(axis: int, x, op: str) -> int:
+    """The checked softmax axis; a 0-d input is one element along axis 0 / -1 (as PyTorch)."""
+    if not isinstance(axis, (int, np.integer)) or isinstance(axis, bool):
         raise TypeError(f"{op}: axis must be an int, got {axis!r}")
     return normalize_axes(axis, x.ndim, op)[0]
 
@@ -27,19 +28,21 @@ def _axis(axis: int, x: np.ndarray, op: str) -> int:
 class Softmax(Op):
     """exp(x - max) / sum(exp(x - max)) along ``axis``; VJP y * (g - sum(g * y))."""
 
+    save_output = True
+
     @staticmethod
     def forward(ctx, x, axis=-1):
         ax = _axis(axis, x, "softmax")
+        if x.ndim == 0:
+            return np.ones_like(x)
         y = x - x.max(axis=ax, keepdims=True)
         np.exp(y, out=y)
         y /= y.sum(axis=ax, keepdims=True)
-        if ctx.needs_input_grad[0]:
-            ctx.save(y, ax)
         return y
 
     @staticmethod
     def vjp(ctx, g):
-        y, ax = ctx.saved
+        y, ax = ctx.output(), ctx.attrs["axis"]
         return (y * (g - (g * y).sum(axis=ax, keepdims=True)),)
 
     @staticmethod
@@ -47,25 +50,28 @@ class Softmax(Op):
         yield Sample((randn(3, 5),), {"axis": -1}, label="rows")
         yield Sample((randn(2, 3, 4),), {"axis": 1}, label="axis1")
         yield Sample((randn(2, 4) * 30,), {"axis": 0}, label="large")
+        yield Sample((np.array(0.3),), {"axis": -1}, label="0-d")
 
 
 @register("log_softmax")
 class LogSoftmax(Op):
     """x - max - log(sum(exp(x - max))) along ``axis``; VJP g - softmax * sum(g)."""
 
+    save_output = True
+
     @staticmethod
     def forward(ctx, x, axis=-1):
         ax = _axis(axis, x, "log_softmax")
+        if x.ndim == 0:
+            return np.zeros_like(x)
         y = x - x.max(axis=ax, keepdims=True)
         y -= np.log(np.exp(y).sum(axis=ax, keepdims=True))
-        if ctx.needs_input_grad[0]:
-            ctx.save(y, ax)
         return y
 
     @staticmethod
     def vjp(ctx, g):
-        y, ax = ctx.saved
-        return (g - np.exp(y) * g.sum(axis=ax, keepdims=True),)
+        y, ax = ctx.output(), ctx.attrs["axis"]
+        return (g - apply(Exp, y) * g.sum(axis=ax, keepdims=True),)
 
     samples = Softmax.samples
 
@@ -97,6 +103,19 @@ def _scale(g: np.ndarray, reduction: str, n: int) -> np.ndarray:
     if reduction == "none":
         return g[:, None]
     return g / n if reduction == "mean" else g
+
+
+def _row_scale(g: Tensor, reduction: str, n: int) -> Tensor:
+    """As _scale, in recorded Tensor ops."""
+    if reduction == "none":
+        return g.reshape((n, 1))
+    return g * (1.0 / n) if reduction == "mean" and n else g
+
+
+def _onehot(t: np.ndarray, like: Tensor) -> np.ndarray:
+    out = np.zeros(like.shape, dtype=like.dtype)
+    out[np.arange(len(t)), t] = 1
+    return out
 
 
 def _reduce(loss: np.ndarray, reduction: str, dtype: np.dtype) -> np.ndarray:
@@ -149,33 +168,19 @@ class CrossEntropy(Op):
                 loss = (1 - eps) * loss + eps * (lse - zsum / C)
         else:
             loss = qsum * lse - qz
-        if any(ctx.needs_input_grad):
-            # dL/dtarget = -(1 - eps) * log softmax; sh still holds the shifted logits here
-            logp = sh - lse[:, None] if not classes and ctx.needs_input_grad[1] else None
-            # exp and its row sums, not softmax: the VJP folds the division into its one pass
-            ctx.save(p, s, None if classes else q, None if classes else qsum, logp)
+        # exp and its row sums, not softmax: the gradient op folds the division into its one pass
+        ctx.save(p, s)
         return _reduce(loss, reduction, z.dtype)
 
     @staticmethod
     def vjp(ctx, g):
-        e, s, q, qsum, logp = ctx.saved
-        t = ctx.inputs[1].data
-        red, eps = ctx.attrs.get("reduction", "mean"), ctx.attrs.get("label_smoothing", 0.0)
-        N, C = e.shape
-        scale = _scale(g, red, N)  # scalar, or (N, 1) for 'none'
-        per_row = scale[:, 0] if red == "none" else scale
+        z, t = ctx.inputs
+        red, eps = ctx.attrs["reduction"], ctx.attrs["label_smoothing"]
         dz = dt = None
         if ctx.needs_input_grad[0]:
-            if q is None:  # softmax * scale - (1 - eps) * onehot * scale - eps / C * scale
-                dz = e * (per_row / s)[:, None]
-                dz[np.arange(N), t] -= (1 - eps) * per_row
-                if eps:
-                    dz -= (eps / C) * scale
-            else:  # softmax * sum(q) * scale - q * scale
-                dz = e * (qsum * per_row / s)[:, None]
-                dz -= q * scale
-        if len(ctx.needs_input_grad) > 1 and ctx.needs_input_grad[1]:
-            dt = -(1 - eps) * logp * scale
+            dz = apply(CrossEntropyGrad, z, g, t, reduction=red, label_smoothing=eps, cache=ctx.saved)
+        if ctx.needs_input_grad[1]:  # dL/dtarget = -(1 - eps) * log softmax * scale
+            dt = apply(LogSoftmax, z, axis=1) * _row_scale(g, red, z.shape[0]) * -(1.0 - eps)
         return dz, dt
 
     @staticmethod
@@ -213,21 +218,88 @@ class NllLoss(Op):
         if logp.ndim != 2:
             raise ValueError(f"nll_loss: input must be 2-D (N, C) log-probabilities, got shape {logp.shape}")
         check_class_targets("nll_loss", logp, t)
-        if ctx.needs_input_grad[0]:
-            ctx.save(logp.shape)
         return _reduce(-logp[np.arange(len(t)), t], reduction, logp.dtype)
 
     @staticmethod
     def vjp(ctx, g):
-        (shape,) = ctx.saved
-        t = ctx.inputs[1].data
-        scale = _scale(g, ctx.attrs.get("reduction", "mean"), shape[0])
-        d = np.zeros(shape, dtype=g.dtype)
-        d[np.arange(shape[0]), t] = -(scale[:, 0] if scale.ndim else scale)
-        return d, None
+        logp, t = ctx.inputs
+        return -(_row_scale(g, ctx.attrs["reduction"], logp.shape[0]) * _onehot(t.data, logp)), None
 
     @staticmethod
     def samples():
         x, t = randn(4, 5), np.array([1, 1, 4, 0])
         for r in REDUCTIONS:
             yield Sample((x, t), {"reduction": r}, label=r)
+
+
+@register("cross_entropy_grad")
+class CrossEntropyGrad(Op):
+    """The fused gradient of cross_entropy w.r.t. the logits: (softmax(z) * sum(q) - q) * scale,
+    with q the (smoothed) target distribution and scale the upstream gradient per row (/ N for
+    'mean'). Inputs: logits z (N, C), upstream g (() or (N,) for 'none'), target t. ``cache`` is
+    cross_entropy's (exp(z - max), row sums), reused so the backward pays no second exp.
+    Its own VJP is written in recorded ops (softmax's Jacobian), so cross_entropy has any order."""
+
+    @staticmethod
+    def forward(ctx, z, g, t, reduction="mean", label_smoothing=0.0, cache=None):
+        N, C = z.shape
+        eps = label_smoothing
+        if cache is None:
+            e = np.exp(z - z.max(axis=1, keepdims=True))
+            s = e @ np.ones(C, dtype=e.dtype)
+        else:
+            e, s = cache
+        scale = _scale(g, reduction, N)  # scalar, or (N, 1) for 'none'
+        per_row = scale[:, 0] if reduction == "none" else scale
+        if t.ndim == 1 or t.dtype.kind != "f":  # (softmax - (1 - eps) * onehot - eps / C) * scale
+            dz = e * (per_row / s)[:, None]
+            dz[np.arange(N), t] -= (1 - eps) * per_row
+            if eps:
+                dz -= (eps / C) * scale
+        else:  # softmax * sum(q) * scale - q * scale
+            q = t * (1 - eps) + eps / C if eps else t
+            dz = e * (q.sum(axis=1) * per_row / s)[:, None]
+            dz -= q * scale
+        return dz.astype(z.dtype, copy=False)
+
+    @staticmethod
+    def vjp(ctx, gg):
+        z, g, t = ctx.inputs
+        red, eps = ctx.attrs["reduction"], ctx.attrs["label_smoothing"]
+        N, C = z.shape
+        P = apply(Softmax, z, axis=1)
+        s = _row_scale(g, red, N)
+        if t.ndim == 1 or t.dtype.kind != "f":
+            q: Tensor | np.ndarray = _onehot(t.data, z) * (1 - eps) + eps / C
+            qsum: Tensor | float = 1.0
+        else:
+            q = t * (1 - eps) + eps / C if eps else t
+            qsum = q.sum(axis=1, keepdims=True)
+        dz = dg = dt = None
+        if ctx.needs_input_grad[0]:  # softmax's Jacobian applied to h = gg * scale * sum(q)
+            h = gg * s * qsum
+            dz = P * (h - (h * P).sum(axis=1, keepdims=True))
+        if ctx.needs_input_grad[1]:
+            d = gg * (P * qsum - q)
+            if red == "none":
+                dg = d.sum(axis=1)
+            else:
+                dg = d.sum() * (1.0 / N) if red == "mean" else d.sum()
+        if ctx.needs_input_grad[2]:
+            dt = s * ((gg * P).sum(axis=1, keepdims=True) - gg) * (1.0 - eps)
+        return dz, dg, dt
+
+    @staticmethod
+    def label(attrs):
+        return CrossEntropy.label(attrs)
+
+    @staticmethod
+    def samples():
+        z, t = randn(4, 5), np.array([0, 3, 4, 1])
+        probs = np.exp(randn(4, 5))
+        probs /= probs.sum(axis=1, keepdims=True)
+        for red, g in (("mean", np.array(0.7)), ("sum", np.array(-1.3)), ("none", randn(4))):
+            yield Sample((z, g, t), {"reduction": red}, label=f"idx-{red}")
+            smooth = {"reduction": red, "label_smoothing": 0.1}
+            yield Sample((z, g, probs), smooth, label=f"probs-{red}-smooth")
+        yield Sample((z, np.array(1.1), t), {"reduction": "mean", "label_smoothing": 0.2}, label="idx-smooth")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..autograd.registry import Op, Sample, register
+from ..autograd.registry import Op, Sample, normalize_axes, register, unbroadcast
+from ..tensor import apply
 from ._util import randn
 
 
@@ -19,12 +20,11 @@ class Reshape(Op):
                 f"reshape: cannot reshape tensor of shape {x.shape} ({x.size} elements) "
                 f"into shape {tuple(shape)}"
             ) from None
-        ctx.save(x.shape)
         return out
 
     @staticmethod
     def vjp(ctx, g):
-        return (g.reshape(ctx.saved[0]),)
+        return (g.reshape(ctx.inputs[0].shape),)
 
     @staticmethod
     def samples():
@@ -42,20 +42,27 @@ class Transpose(Op):
 
     @staticmethod
     def forward(ctx, x, axes=None):
-        if axes is not None and sorted(int(a) % max(x.ndim, 1) for a in axes) != list(range(x.ndim)):
-            raise ValueError(f"transpose: axes {tuple(axes)} are not a permutation for shape {x.shape}")
-        ctx.save(axes)
-        return np.transpose(x, axes)
+        return np.transpose(x, _perm(axes, x.ndim))
 
     @staticmethod
     def vjp(ctx, g):
-        (axes,) = ctx.saved
-        return (np.transpose(g, None if axes is None else np.argsort(axes)),)
+        perm = _perm(ctx.attrs["axes"], g.ndim)
+        return (apply(Transpose, g, axes=None if perm is None else tuple(np.argsort(perm).tolist())),)
 
     @staticmethod
     def samples():
         yield Sample((randn(3, 4),), {"axes": None}, label="T")
         yield Sample((randn(2, 3, 4),), {"axes": (1, 2, 0)}, label="perm")
+
+
+def _perm(axes, ndim: int) -> tuple[int, ...] | None:
+    """Checked permutation with negative axes resolved (None: reverse, as NumPy)."""
+    if axes is None:
+        return None
+    perm = tuple(int(a) + ndim if -ndim <= int(a) < 0 else int(a) for a in axes)
+    if sorted(perm) != list(range(ndim)):
+        raise ValueError(f"transpose: axes {tuple(axes)} are not a permutation of the {ndim} axes")
+    return perm
 
 
 def _is_basic(index) -> bool:
@@ -74,19 +81,11 @@ class GetItem(Op):
             out = x[index]
         except IndexError as e:
             raise IndexError(f"getitem: index {index!r} invalid for shape {x.shape}: {e}") from None
-        ctx.save(x.shape, x.dtype)
         return np.asarray(out)
 
     @staticmethod
     def vjp(ctx, g):
-        shape, dtype = ctx.saved
-        index = ctx.attrs["index"]
-        out = np.zeros(shape, dtype=dtype)
-        if _is_basic(index):
-            out[index] = g
-        else:
-            np.add.at(out, index, g)  # repeated indices must add up
-        return (out,)
+        return (apply(GetItemGrad, g, index=ctx.attrs["index"], shape=ctx.inputs[0].shape),)
 
     @staticmethod
     def samples():
@@ -119,25 +118,88 @@ def _fmt_index(index) -> str:
     return ", ".join(out)
 
 
+@register("getitem_grad")
+class GetItemGrad(Op):
+    """The adjoint of getitem: g scattered into zeros of ``shape`` at ``index`` (basic indices
+    assign, integer arrays accumulate duplicates). Its VJP is getitem itself."""
+
+    @staticmethod
+    def forward(ctx, g, index=None, shape=()):
+        out = np.zeros(shape, dtype=g.dtype)
+        if _is_basic(index):
+            out[index] = g
+        else:
+            np.add.at(out, index, g)  # repeated indices must add up
+        return out
+
+    @staticmethod
+    def vjp(ctx, g):
+        return (apply(GetItem, g, index=ctx.attrs["index"]),)
+
+    @staticmethod
+    def samples():
+        for s in GetItem.samples():
+            x = s.args[0]
+            out = x[s.kwargs["index"]]
+            yield Sample((randn(*np.shape(out)),), {**s.kwargs, "shape": x.shape}, label=s.label)
+
+    @staticmethod
+    def label(attrs):
+        return f"[{_fmt_index(attrs['index'])}] -> {tuple(attrs['shape'])}"
+
+
+@register("broadcast_to")
+class BroadcastTo(Op):
+    """x broadcast to ``shape`` (NumPy rules; a read-only view). VJP: sum back (unbroadcast)."""
+
+    @staticmethod
+    def forward(ctx, x, shape=()):
+        try:
+            return np.broadcast_to(x, tuple(shape))
+        except ValueError:
+            raise ValueError(f"broadcast_to: cannot broadcast shape {x.shape} to {tuple(shape)}") from None
+
+    @staticmethod
+    def vjp(ctx, g):
+        return (unbroadcast(g, ctx.inputs[0].shape),)
+
+    @staticmethod
+    def samples():
+        yield Sample((randn(3, 1),), {"shape": (2, 3, 4)}, label="lead+inner")
+        yield Sample((randn(4),), {"shape": (3, 4)}, label="rows")
+        yield Sample((np.array(0.7),), {"shape": (2, 2)}, label="scalar")
+
+    @staticmethod
+    def label(attrs):
+        return f"-> {tuple(attrs['shape'])}"
+
+
 @register("concatenate")
 class Concatenate(Op):
     @staticmethod
     def forward(ctx, *xs, axis=0):
         if not xs:
             raise ValueError("concatenate: needs at least one tensor")
+        if xs[0].ndim == 0:
+            raise ValueError("concatenate: zero-dimensional tensors cannot be concatenated (use stack)")
+        axis = normalize_axes(axis, xs[0].ndim, "concatenate")[0]  # out of range raises, never wraps
         try:
             out = np.concatenate(xs, axis=axis)
         except ValueError as e:
             shapes = ", ".join(str(x.shape) for x in xs)
             raise ValueError(f"concatenate: cannot join shapes {shapes} on axis {axis}: {e}") from None
-        ax = axis % xs[0].ndim
-        ctx.save(np.cumsum([x.shape[ax] for x in xs])[:-1], ax)
         return out
 
     @staticmethod
     def vjp(ctx, g):
-        cuts, ax = ctx.saved
-        return tuple(np.split(g, cuts, axis=ax))
+        ax = normalize_axes(ctx.attrs["axis"], g.ndim, "concatenate")[0]
+        out, start = [], 0
+        for x, need in zip(ctx.inputs, ctx.needs_input_grad):
+            stop = start + x.shape[ax]
+            idx = (slice(None),) * ax + (slice(start, stop),)
+            out.append(apply(GetItem, g, index=idx) if need else None)
+            start = stop
+        return tuple(out)
 
     @staticmethod
     def samples():
@@ -159,12 +221,12 @@ class Pad(Op):
         out = np.full(tuple(s + a + b for s, (a, b) in zip(x.shape, pw)), value, dtype=x.dtype)
         inner = tuple(slice(a, a + s) for s, (a, _) in zip(x.shape, pw))
         out[inner] = x  # zeros-then-assign is ~2x faster than np.pad
-        ctx.save(inner)
         return out
 
     @staticmethod
     def vjp(ctx, g):
-        return (g[ctx.saved[0]],)
+        inner = tuple(slice(a, a + s) for s, (a, _) in zip(ctx.inputs[0].shape, ctx.attrs["pad_width"]))
+        return (apply(GetItem, g, index=inner),)
 
     @staticmethod
     def samples():
