@@ -6,7 +6,8 @@ import numpy as np
 
 import tinygrad_conv.functional as F
 from tinygrad_conv import nn
-from tinygrad_conv.tensor import Tensor
+from tinygrad_conv.autograd import get_op
+from tinygrad_conv.tensor import Tensor, apply
 
 
 class BNNet(nn.Module):
@@ -60,7 +61,9 @@ class EveryOp(nn.Module):
         b = F.transpose(a, (0, 2, 3, 1))                            # (N, 4, 6, 3)
         c = F.concatenate([b[:, 0], b[:, -1, ...], b[:, 1, None][:, 0]], axis=2)  # int, ..., None
         s = F.sum(c, axis=1) + F.mean(c, axis=(1,), keepdims=False) - F.max(c, axis=1)  # (N, 9)
+        s = s * apply(get_op("min"), c, axis=1, keepdims=False)     # ops with no functional wrapper
         s = F.reshape(F.concatenate([s, s[:, :3]], axis=1), (-1, 12))
+        s = s + apply(get_op("broadcast_to"), s[:, 1:2], shape=s.shape)
         logits = F.matmul(s, self.w)                                # matmul (not a Linear pattern)
         out = F.log_softmax(logits, axis=1) + F.softmax(logits, axis=-1)
         return out, feats

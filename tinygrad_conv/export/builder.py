@@ -17,10 +17,6 @@ from typing import Any
 
 import numpy as np
 
-INT64_MAX = np.iinfo(np.int64).max
-INT64_MIN = np.iinfo(np.int64).min
-
-
 class ExportError(ValueError):
     """The recorded graph cannot be written as ONNX (the message names the op and its scope)."""
 

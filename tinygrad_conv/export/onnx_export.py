@@ -14,7 +14,6 @@ import numpy as np
 from ..nn.module import Module, Parameter, module_path_map
 from ..tensor import Tensor
 from .builder import ExportError, OnnxGraph
-from .converters import CONVERTERS
 from .trace import Trace, check_input_independent, example_arrays, record, where
 
 MIN_OPSET = 13  # Softmax/LogSoftmax along one axis and ReduceSum/Squeeze axes as inputs start here
@@ -43,8 +42,8 @@ class OnnxExport:
 
 
 def op_converter(op: Any) -> Callable[..., str] | None:
-    """The ONNX converter of an op class: its ``onnx`` hook, else the exporter's table entry."""
-    return getattr(op, "onnx", None) or CONVERTERS.get(op.name)
+    """The ONNX converter of an op class: its ``onnx`` hook (None when the op has none)."""
+    return getattr(op, "onnx", None)
 
 
 def exportable_ops() -> list[str]:
@@ -271,7 +270,7 @@ def _convert(g: OnnxGraph, trace: Trace, in_names: list[str], out_names: list[st
             g.begin(_scope_name(t, node.op.name))
             try:
                 names[t] = conv(g, *args, **node.attrs)
-            except ExportError as e:
+            except (ExportError, ValueError) as e:  # a hook refusing its attributes (getitem arrays)
                 raise ExportError(f"export: {where(t)}: {e}") from None
         g.know(names[t], t.shape, t.dtype)
     return names

@@ -11,6 +11,7 @@ import numpy as np
 
 from ..autograd.registry import Op, Sample, normalize_axes, register
 from ..tensor import Tensor, apply
+from . import _onnx
 from ._util import randn
 from .elementwise import Exp
 
@@ -29,6 +30,8 @@ class Softmax(Op):
     """exp(x - max) / sum(exp(x - max)) along ``axis``; VJP y * (g - sum(g * y))."""
 
     save_output = True
+    # opset >= 13: along one axis, as ours
+    onnx = staticmethod(lambda g, x, axis=-1: g.op("Softmax", x, axis=int(axis)))
 
     @staticmethod
     def forward(ctx, x, axis=-1):
@@ -58,6 +61,7 @@ class LogSoftmax(Op):
     """x - max - log(sum(exp(x - max))) along ``axis``; VJP g - softmax * sum(g)."""
 
     save_output = True
+    onnx = staticmethod(lambda g, x, axis=-1: g.op("LogSoftmax", x, axis=int(axis)))
 
     @staticmethod
     def forward(ctx, x, axis=-1):

@@ -12,6 +12,7 @@ import numpy as np
 
 from ..autograd.registry import Op, Sample, normalize_axes, register
 from ..tensor import apply
+from . import _onnx
 from ._util import randn
 from .shape import BroadcastTo
 
@@ -46,6 +47,8 @@ def _reduce_samples():
 
 @register("sum")
 class Sum(Op):
+    onnx = _onnx.reduce("ReduceSum")
+
     @staticmethod
     def forward(ctx, x, axis=None, keepdims=False):
         return np.asarray(x.sum(axis=_axes(axis, x, "sum"), keepdims=keepdims))
@@ -60,6 +63,8 @@ class Sum(Op):
 @register("mean")
 class Mean(Op):
     """Mean over axes; over an empty axis the result is nan with a RuntimeWarning (NumPy/PyTorch)."""
+
+    onnx = _onnx.reduce("ReduceMean")
 
     @staticmethod
     def forward(ctx, x, axis=None, keepdims=False):
@@ -111,6 +116,8 @@ class _Extremum(Op):
 
 @register("max")
 class Max(_Extremum):
+    onnx = _onnx.reduce("ReduceMax")
+
     @staticmethod
     def forward(ctx, x, axis=None, keepdims=False):
         return Max._forward(ctx, x, axis, keepdims)
@@ -119,6 +126,7 @@ class Max(_Extremum):
 @register("min")
 class Min(_Extremum):
     fn = staticmethod(np.min)
+    onnx = _onnx.reduce("ReduceMin")
 
     @staticmethod
     def forward(ctx, x, axis=None, keepdims=False):
