@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+
 class ExportError(ValueError):
     """The recorded graph cannot be written as ONNX (the message names the op and its scope)."""
 

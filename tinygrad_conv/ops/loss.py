@@ -11,7 +11,6 @@ import numpy as np
 
 from ..autograd.registry import Op, Sample, normalize_axes, register
 from ..tensor import Tensor, apply
-from . import _onnx
 from ._util import randn
 from .elementwise import Exp
 

@@ -23,8 +23,8 @@ import numpy as np
 from ..autograd.registry import Op, Sample, register
 from ..autograd.tape import Node
 from ..tensor import apply
-from ._util import fmt_pair as _fmt
 from . import _onnx
+from ._util import fmt_pair as _fmt
 from ._util import int_pair, randn, window_out
 
 
