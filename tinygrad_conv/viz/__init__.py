@@ -2,7 +2,8 @@
 
 Computation graphs (Graphviz): ``to_dot`` (a ``graphviz.Digraph``), ``render`` (svg/png/pdf/dot
 files), ``to_json`` (plain data), ``retain_all_grads`` (call before backward so ``show_grads``
-can colour ops), ``write_model_graph`` (a model's graph in one call).
+can colour ops), ``write_model_graph`` (a model's graph in one call), ``show`` (the Digraph, for
+inline display in Jupyter: ``tc.viz.show(loss)``).
 
 Pictures of a trained CNN (matplotlib, PNG): ``plot_filters``, ``plot_filter_summary``,
 ``plot_feature_maps``, ``plot_saliency``, ``plot_layer_norms``, ``plot_confusion_matrix``,
@@ -16,6 +17,7 @@ their own modules and import it themselves).
 from .graph import retain_all_grads, to_json, walk
 from .graph_dot import to_dot
 from .graph_render import GraphvizNotFoundError, model_graph_root, render, write_model_graph
+from .show import show
 
 _PICTURES = (
     "plot_filters", "plot_filter_summary", "plot_feature_maps", "plot_saliency", "plot_layer_norms",
@@ -35,6 +37,6 @@ def __getattr__(name: str):
 
 
 __all__ = [
-    "to_dot", "render", "to_json", "retain_all_grads", "walk", "write_model_graph",
+    "show", "to_dot", "render", "to_json", "retain_all_grads", "walk", "write_model_graph",
     "model_graph_root", "GraphvizNotFoundError", *_PICTURES,
 ]
