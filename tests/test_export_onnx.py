@@ -197,3 +197,30 @@ def test_bad_arguments(kwargs, message, tmp_path):
 def test_integer_input_is_refused(tmp_path):
     with pytest.raises(ExportError, match=r"example input 0 has dtype int64 \(shape \(2, 3\)\)"):
         export(lambda x: x, np.zeros((2, 3), dtype=np.int64), tmp_path / "m.onnx")
+
+
+def test_a_custom_op_exports_through_its_own_hook(tmp_path):
+    from tinygrad_conv.autograd.registry import Op, Registry
+    from tinygrad_conv.tensor import apply
+
+    scratch = Registry()
+
+    @scratch.register("softplus")
+    class Softplus(Op):
+        @staticmethod
+        def forward(ctx, x):
+            return np.logaddexp(0.0, x).astype(x.dtype)
+
+        @staticmethod
+        def vjp(ctx, g):
+            return (g * ctx.inputs[0].sigmoid(),)
+
+        @staticmethod
+        def onnx(g, x):
+            return g.op("Softplus", x)
+
+    x = _x(3, (4,))
+    export(lambda t: apply(Softplus, t) * 2.0, x, tmp_path / "sp.onnx")
+    (got,) = _theirs(tmp_path / "sp.onnx", x)
+    np.testing.assert_allclose(got, 2.0 * np.logaddexp(0.0, x), rtol=1e-5)
+    assert "softplus" not in exportable_ops()  # the global registry only

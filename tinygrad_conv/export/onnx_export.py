@@ -78,8 +78,8 @@ def export(model_or_fn: Module | Callable[..., Any], example_inputs: Any, path: 
         example_inputs: a Tensor / ndarray, or a tuple of them, e.g. ``x: (N, 1, 28, 28)`` float32;
             N >= 2 is best with ``dynamic_batch`` (a batch of 1 looks like any other axis of size 1).
         path: the ``.onnx`` file to write (atomically: a failed export leaves no partial file).
-        input_names, output_names: graph value names (default ``input`` / ``output``, numbered when
-            there are several).
+        input_names: graph input names (default ``input``, or ``input0``, ``input1``... for several).
+        output_names: graph output names (default ``output``, numbered likewise).
         dynamic_batch: make the leading axis of inputs and outputs symbolic (``batch``), so the
             file runs on any batch size.
         opset: the ONNX operator set to target (13 or newer).
