@@ -1,6 +1,6 @@
 """tinygrad_conv: a define-by-run autograd micro framework on NumPy for looking inside CNNs."""
 
-from . import _malloc, functional
+from . import _malloc, autodiff, functional
 from . import ops as _ops  # noqa: F401  (registers every op)
 from .autograd import (
     AnomalyError,
@@ -13,7 +13,7 @@ from .autograd import (
     registered_ops,
 )
 from .functional import concatenate, stack, where
-from .gradcheck import GradcheckError, gradcheck, gradcheck_report
+from .gradcheck import GradcheckError, gradcheck, gradcheck_report, gradgradcheck
 from .tensor import Tensor
 
 __version__ = "0.1.0"
@@ -23,5 +23,5 @@ _malloc.pad_heap()  # keep freed heap for the next step's temporaries (see _mall
 __all__ = [
     "Tensor", "functional", "no_grad", "enable_grad", "is_grad_enabled", "detect_anomaly",
     "AnomalyError", "registered_ops", "get_op", "gradcheck", "gradcheck_report",
-    "GradcheckError", "concatenate", "stack", "where", "grad",
+    "GradcheckError", "concatenate", "stack", "where", "grad", "gradgradcheck", "autodiff",
 ]

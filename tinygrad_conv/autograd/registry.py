@@ -49,6 +49,9 @@ class Sample:
     kwargs: dict[str, Any] = field(default_factory=dict)
     label: str = ""
     constant: tuple[int, ...] = ()  # positions of float args to hold fixed (not gradchecked)
+    # False for samples that sit on a kink on purpose (ties of max/min): the first-order rule is
+    # pinned there, but the VJP itself jumps, so no numeric second derivative exists
+    second_order: bool = True
 
 
 class Op:
