@@ -114,8 +114,9 @@ def test_conv_attributes(tmp_path):
 
 def test_batchnorm_is_one_node_and_mode_is_restored(tmp_path):
     model = BNNet().train()
+    model.bn1.eval()  # a frozen layer inside a training model
     res = export(model, _x(3, (1, 8, 8)), tmp_path / "bn.onnx")
-    assert model.training and model.bn.training  # put back as it was
+    assert model.training and model.bn.training and not model.bn1.training  # put back as it was
     types = [n.op_type for n in res.model.graph.node]
     assert types.count("BatchNormalization") == 2 and "Dropout" not in types and "Mul" not in types
     bn = next(n for n in res.model.graph.node if n.name == "bn/batchnorm2d")

@@ -105,7 +105,7 @@ def export(model_or_fn: Module | Callable[..., Any], example_inputs: Any, path: 
     def is_param(t: Tensor) -> bool:
         return isinstance(t, Parameter) or id(t) in param_names
 
-    was_training = model.training if model is not None else False
+    modes = [(m, m.training) for m in model.modules()] if model is not None else []
     if model is not None:
         model.eval()
     try:  # module hooks (BatchNorm) look at the mode while converting too
@@ -126,8 +126,8 @@ def export(model_or_fn: Module | Callable[..., Any], example_inputs: Any, path: 
             except _Declined as d:
                 declined.add(d.path)
     finally:
-        if model is not None:
-            model.train(was_training)
+        for m, mode in modes:  # each module as it was (a frozen BatchNorm may be in eval already)
+            m.__dict__["training"] = mode
     proto = _make_model(onnx, g, trace, names, in_names, out_names, batch, opset,
                         type(model).__name__ if model is not None else getattr(model_or_fn, "__name__", "fn"))
     return _write(onnx, proto, Path(path), g)
