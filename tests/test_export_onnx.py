@@ -170,10 +170,12 @@ class WithLoss(nn.Module):
 
 @pytest.mark.parametrize("fn, message", [
     (WithLoss(), r"op 'cross_entropy' in scope loss has no ONNX converter; exportable ops: abs, add"),
-    (lambda x: F.where(x.data > 0, x, 0 * x), r"op 'where' in scope \(model root\) reads a constant of "
-                                              r"shape \(2, 4\) computed from the input"),
+    (lambda x: F.where(x.data.sum(0) > 0, x, 0 * x), r"op 'where' in scope \(model root\) reads a constant "
+                                                     r"of shape \(4,\) computed from the input"),
     (lambda x: x[np.array([0, 0])], r"op 'getitem' in scope \(model root\): getitem: only basic indexing"),
     (lambda x: x if x.data.sum() > 0 else -x, r"recorded ops change with the input values"),
+    (lambda x: x * Tensor(np.ones(x.shape, np.float32)), r"op 'mul' in scope \(model root\) reads a constant "
+                                                         r"of shape \(2, 4\) that follows the batch size"),
 ])
 def test_errors_name_the_op_and_scope(fn, message, tmp_path):
     path = tmp_path / "bad.onnx"
@@ -193,6 +195,13 @@ def test_errors_name_the_op_and_scope(fn, message, tmp_path):
 def test_bad_arguments(kwargs, message, tmp_path):
     with pytest.raises(ExportError, match=message):
         export(models.mlp(rng=0), _x(2, (1, 28, 28)), tmp_path / "m.onnx", **kwargs)
+
+
+def test_batch_shaped_constant_is_fine_with_a_fixed_batch(tmp_path):
+    x = _x(2, (4,))
+    fn = lambda t: t * Tensor(np.full(t.shape, 2.0, np.float32))  # noqa: E731
+    export(fn, x, tmp_path / "m.onnx", dynamic_batch=False)
+    np.testing.assert_allclose(_theirs(tmp_path / "m.onnx", x)[0], 2.0 * x)
 
 
 def test_integer_input_is_refused(tmp_path):

@@ -110,7 +110,7 @@ def export(model_or_fn: Module | Callable[..., Any], example_inputs: Any, path: 
         model.eval()
     try:  # module hooks (BatchNorm) look at the mode while converting too
         trace = record(model_or_fn, arrays)
-        check_input_independent(model_or_fn, arrays, trace, is_param)
+        check_input_independent(model_or_fn, arrays, trace, is_param, dynamic_batch)
         in_names = _names(input_names, len(arrays), "input")
         out_names = _names(output_names, len(trace.outputs), "output")
         if len(set(in_names) | set(out_names)) != len(in_names) + len(out_names):

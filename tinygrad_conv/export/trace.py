@@ -87,16 +87,20 @@ def record(fn: Callable[..., Any], arrays: Sequence[np.ndarray]) -> Trace:
 
 
 def check_input_independent(fn: Callable[..., Any], arrays: Sequence[np.ndarray], first: Trace,
-                            is_param: Callable[[Tensor], bool]) -> None:
+                            is_param: Callable[[Tensor], bool], dynamic_batch: bool = False) -> None:
     """Record again with perturbed inputs: the ops and every constant must come out the same.
 
-    Best effort: if the perturbed run itself fails (a model that validates its input values),
-    there is nothing to compare and the check passes.
+    With ``dynamic_batch`` the second recording also has one more sample, so a constant shaped by
+    the batch size (which would pin the file to the example's batch) is caught too. Best effort:
+    if the perturbed run itself fails (a model that validates its input values), there is nothing
+    to compare and the check passes.
     """
     rng = np.random.default_rng(0)
     # other samples, signs flipped, plus noise: masks like x > 0 or x > t come out different
     probe = []
     for a in arrays:
+        if dynamic_batch and a.ndim:
+            a = np.concatenate([a, a[:1]])
         other = np.roll(a, 1, axis=0) if a.ndim else a
         noise = (float(a.std()) or 1.0) * rng.standard_normal(a.shape)
         probe.append((-0.75 * other + 0.5 * noise).astype(a.dtype))
@@ -115,8 +119,14 @@ def check_input_independent(fn: Callable[..., Any], arrays: Sequence[np.ndarray]
         if t1._node is None or t2._node is None:
             continue
         for a, b in zip(t1._node.inputs, t2._node.inputs):
-            if a._node is None and a not in inputs1 and b not in inputs2 and not is_param(a) \
-                    and not np.array_equal(a.data, b.data, equal_nan=True):
+            if a._node is not None or a in inputs1 or b in inputs2 or is_param(a):
+                continue
+            if a.shape != b.shape:
+                raise ExportError(
+                    f"export: {where(t1)} reads a constant of shape {a.shape} that follows the batch "
+                    "size; the file would only run on the example's batch. Pass dynamic_batch=False, "
+                    "or build it with tensor ops from the input")
+            if not np.array_equal(a.data, b.data, equal_nan=True):
                 raise ExportError(
                     f"export: {where(t1)} reads a constant of shape {a.shape} computed from the input "
                     "outside the tape (e.g. a comparison mask, .data arithmetic or a random draw); it "
