@@ -51,3 +51,19 @@ def test_notebook_runs(tmp_path, monkeypatch):
     assert sum("image/png" in d for d in rich) == 5  # filters, maps, saliency, one output, norms
     diff = float(re.search(r"largest difference from our logits: ([\d.e+-]+)", everything).group(1))
     assert diff < 1e-4
+
+
+def test_show_returns_the_graph_for_inline_display():
+    import graphviz
+    import numpy as np
+
+    import tinygrad_conv.functional as F
+    import tinygrad_conv.viz as viz
+    from tinygrad_conv import models
+    from tinygrad_conv.tensor import Tensor
+
+    model = models.seed_cnn(rng=0)
+    loss = F.cross_entropy(model(Tensor(np.zeros((2, 1, 28, 28), np.float32))), np.array([1, 2]))
+    g = viz.show(loss, module=model, collapse=0)
+    assert isinstance(g, graphviz.Digraph) and hasattr(g, "_repr_mimebundle_")  # Jupyter draws it
+    assert "conv1" in g.source and "Conv2d" in g.source and "cross_entropy" in g.source

@@ -37,7 +37,8 @@ class OnnxExport:
         """``wrote model.onnx: 7 nodes (Conv 2, ...), 12,978 parameters, 52.1 kB (opset 17)``."""
         ops = ", ".join(f"{k} {v}" for k, v in self.op_counts.most_common())
         opset = self.model.opset_import[0].version
-        return (f"wrote {self.path}: {self.num_nodes} nodes ({ops}), {self.num_parameters:,} parameters, "
+        nodes = f"{self.num_nodes} node{'s' if self.num_nodes != 1 else ''}"
+        return (f"wrote {self.path}: {nodes} ({ops}), {self.num_parameters:,} parameters, "
                 f"{self.size_bytes / 1024:.1f} kB (opset {opset})")
 
 
