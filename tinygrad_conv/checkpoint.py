@@ -1,4 +1,4 @@
-"""Run files: the ``.npz`` checkpoint, ``metrics.csv`` and the learning-curve PNG, all written atomically.
+"""Run files: the ``.npz`` checkpoint and ``metrics.csv``, both written atomically.
 
 The checkpoint is a flat ``.npz`` read with ``allow_pickle=False`` (no code runs on load)::
 
@@ -26,10 +26,10 @@ from typing import Any
 
 import numpy as np
 
-from .data.idx import atomic_open
+from ._files import atomic_open
 
-__all__ = ["Checkpoint", "save_checkpoint", "load_checkpoint", "module_rngs", "write_metrics", "plot_curves",
-           "METRICS", "CHECKPOINT_FORMAT"]
+__all__ = ["Checkpoint", "save_checkpoint", "load_checkpoint", "module_rngs", "write_metrics", "METRICS",
+           "CHECKPOINT_FORMAT"]
 
 CHECKPOINT_FORMAT = "tinygrad_conv.checkpoint/1"
 METRICS = ("epoch", "train_loss", "train_acc", "test_loss", "test_acc", "seconds", "images_per_s")
@@ -111,35 +111,3 @@ def write_metrics(path: str | os.PathLike, history: list[dict]) -> None:
         w.writerow({k: (row[k] if k == "epoch" else f"{row[k]:.6g}") for k in METRICS})
     with atomic_open(path, "w") as f:
         f.write(buf.getvalue())
-
-
-def plot_curves(history: list[dict], path: str | os.PathLike) -> bool:
-    """Draw loss and accuracy per epoch (train and test) to a PNG, atomically.
-
-    Returns False (drawing nothing) when matplotlib, the ``viz`` extra, is not installed.
-    """
-    try:  # Figure + Agg canvas directly: no pyplot state, no global backend switch
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-        from matplotlib.ticker import MaxNLocator
-    except ImportError:
-        return False
-    ep = [r["epoch"] for r in history]
-    fig = Figure(figsize=(8, 3))
-    FigureCanvasAgg(fig)
-    # fixed margins instead of tight_layout, which costs an extra full draw
-    fig.subplots_adjust(left=0.08, right=0.98, bottom=0.16, top=0.95, wspace=0.25)
-    ax_loss, ax_acc = fig.subplots(1, 2)
-    for ax, key, label in ((ax_loss, "loss", "cross-entropy loss"), (ax_acc, "acc", "accuracy")):
-        for split, style in (("train", "o-"), ("test", "s--")):
-            vals = [r[f"{split}_{key}"] for r in history]
-            if not np.isnan(vals).all():
-                ax.plot(ep, vals, style, label=split)
-        ax.set_xlabel("epoch")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.set_ylabel(label)
-        ax.grid(alpha=0.3)
-        ax.legend()
-    with atomic_open(path) as f:
-        fig.savefig(f, format="png", dpi=90)
-    return True

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._env import env_dir
 from .idx import atomic_open, read_idx
 from .loader import normalize as _normalize
 from .loader import stats
@@ -95,8 +96,10 @@ class DatasetNotFoundError(FileNotFoundError):
 
 
 def cache_dir() -> Path:
-    """The user cache directory: ``$XDG_CACHE_HOME/tinygrad_conv`` or ``~/.cache/tinygrad_conv``."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    """The user cache: ``$XDG_CACHE_HOME/tinygrad_conv`` (if absolute) or ``~/.cache/tinygrad_conv``."""
+    base = os.environ.get("XDG_CACHE_HOME", "")
+    if not os.path.isabs(base):  # unset, empty or relative: the XDG spec says to ignore it
+        base = os.path.join(os.path.expanduser("~"), ".cache")
     return Path(base) / "tinygrad_conv"
 
 
@@ -106,8 +109,8 @@ def search_dirs(name: str, data_dir: str | os.PathLike | None = None) -> list[Pa
     dirs: list[Path] = []
     if data_dir is not None:
         dirs += [Path(data_dir), Path(data_dir) / name]
-    env = os.environ.get("TINYGRAD_CONV_DATA")
-    roots = ([Path(env)] if env else []) + [Path.cwd() / "mldata"]
+    env = env_dir("TINYGRAD_CONV_DATA")  # set but not a directory: one clear ValueError
+    roots = ([env] if env else []) + [Path.cwd() / "mldata"]
     for root in roots:
         dirs.append(root / name)
         if spec.flat_ok:
@@ -161,7 +164,6 @@ def download(name: str, dest: str | os.PathLike | None = None, timeout: float = 
         for mirror in spec.mirrors:
             url = f"{mirror}{stem}.gz"
             try:
-                print(f"download: {url} -> {target}", file=sys.stderr)
                 _fetch(url, target, spec.sha256[stem], timeout)
                 out[stem] = target
                 break
@@ -176,6 +178,7 @@ def download(name: str, dest: str | os.PathLike | None = None, timeout: float = 
 def _fetch(url: str, target: Path, sha256: str, timeout: float) -> None:
     h = hashlib.sha256()
     with _urlopen(url, timeout=timeout) as resp, atomic_open(target) as f:
+        print(f"download: {url} -> {target}", file=sys.stderr)  # only once the server answered
         while chunk := resp.read(1 << 20):
             h.update(chunk)
             f.write(chunk)

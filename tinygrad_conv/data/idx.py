@@ -8,17 +8,15 @@ is a ``ValueError`` naming the file and the fault, never a reshape traceback.
 
 from __future__ import annotations
 
-import contextlib
 import gzip
 import os
 import struct
-import tempfile
 import zlib
-from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
 
 import numpy as np
+
+from .._files import atomic_open  # re-exported: the package's one atomic writer
 
 __all__ = ["read_idx", "write_idx", "atomic_open", "IDX_DTYPES"]
 
@@ -33,33 +31,6 @@ IDX_DTYPES: dict[int, np.dtype] = {
 }
 _CODE_OF = {dt.newbyteorder("="): code for code, dt in IDX_DTYPES.items()}
 _GZIP_MAGIC = b"\x1f\x8b"
-
-
-@contextlib.contextmanager
-def atomic_open(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
-    """Open a temp file beside ``path`` for writing; move it onto ``path`` only if the block succeeds.
-
-    Readers never see a half-written file, and a failure leaves any previous file untouched.
-    """
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual permissions
-        with os.fdopen(fd, mode) as f:
-            yield f
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def _decompress(raw: bytes, path: Path) -> bytes:

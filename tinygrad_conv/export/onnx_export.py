@@ -314,10 +314,9 @@ def _make_model(onnx: Any, g: OnnxGraph, trace: Trace, names: dict[Tensor, str],
 
 
 def _write(onnx: Any, proto: Any, path: Path, g: OnnxGraph) -> OnnxExport:
-    from ..data.idx import atomic_open
+    from .._files import atomic_write_bytes  # the package's one atomic writer
 
     data = proto.SerializeToString()
-    with atomic_open(path) as f:
-        f.write(data)
+    atomic_write_bytes(path, data)
     counts = Counter(n.op_type for n in proto.graph.node)
     return OnnxExport(path, proto, counts, g.num_parameters, len(data))

@@ -74,7 +74,7 @@ def read_state_dict(path: str | os.PathLike) -> OrderedDict[str, np.ndarray]:
 def write_state_dict(state: Any, path: str | os.PathLike) -> Path:
     """Write a Module's ``state_dict()`` (or any name -> array mapping) as ``.npz`` or ``.safetensors``,
     atomically. Returns the path."""
-    from ..data.idx import atomic_open
+    from .._files import atomic_open, atomic_write_bytes  # the package's one atomic writer
 
     path = Path(path)
     fmt = _format(path, "write_state_dict")
@@ -84,9 +84,7 @@ def write_state_dict(state: Any, path: str | os.PathLike) -> Path:
     # order="C", not ascontiguousarray: that turns 0-d arrays (num_batches_tracked) into 1-d ones
     arrays: dict[str, Any] = {str(k): np.asarray(as_array(v), order="C") for k, v in sd.items()}
     if fmt == ".safetensors":
-        data = _safetensors("write_state_dict").save(arrays)
-        with atomic_open(path) as f:
-            f.write(data)
+        atomic_write_bytes(path, _safetensors("write_state_dict").save(arrays))
     else:
         with atomic_open(path) as f:
             np.savez(f, **arrays)
