@@ -67,3 +67,9 @@ def test_write_is_atomic(tmp_path):
     with pytest.raises(TypeError, match="expected a Module or a mapping, got int"):
         nn.write_state_dict(3, path)
     assert path.read_bytes() == b"old" and os.listdir(tmp_path) == ["w.npz"]
+
+
+def test_npz_size_is_bounded_before_reading(tmp_path):
+    nn.write_state_dict({"w": np.zeros((64, 64), np.float32)}, tmp_path / "w.npz")  # 16 kB declared
+    with pytest.raises(ValueError, match=r"arrays declare 16,384 bytes, more than max_bytes=1,000"):
+        nn.read_state_dict(tmp_path / "w.npz", max_bytes=1000)

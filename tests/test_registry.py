@@ -95,6 +95,7 @@ def test_cli_gradcheck_table_and_exit_code(capsys):
     assert main(["gradcheck", "--op", "mul", "--op", "tanh"]) == 0
     out = capsys.readouterr().out
     assert "mul" in out and "tanh" in out and "pass" in out and "FAIL" not in out
+    assert "2nd" in out and "first and second order" in out
     assert main(["gradcheck", "--op", "nonexistent"]) == 2
 
 
@@ -103,9 +104,21 @@ def test_cli_gradcheck_fails_on_broken_vjp(monkeypatch, capsys):
     from tinygrad_conv.cli import main
 
     tanh = tc.get_op("tanh")
-    monkeypatch.setattr(tanh, "vjp", staticmethod(lambda ctx, g: (g * ctx.saved[1],)))
+    monkeypatch.setattr(tanh, "vjp", staticmethod(lambda ctx, g: (g * ctx.output(),)))
     assert main(["gradcheck", "--op", "tanh"]) == 1
     assert "FAIL" in capsys.readouterr().out
+
+
+def test_cli_gradcheck_second_order_column_catches_a_disconnected_vjp(monkeypatch, capsys):
+    """tanh's VJP with the derivative as a constant array: first order passes, second order fails."""
+    from tinygrad_conv.cli import main
+
+    tanh = tc.get_op("tanh")
+    monkeypatch.setattr(tanh, "vjp", staticmethod(lambda ctx, g: (g * (1 - ctx.output().data ** 2),)))
+    assert main(["gradcheck", "--op", "tanh"]) == 1
+    lines = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("tanh ")]
+    assert lines and all(" pass  FAIL" in ln for ln in lines)
+    assert main(["gradcheck", "--op", "tanh", "--first-only"]) == 0
 
 
 def test_gradcheck_fast_mode_passes_and_accepts_tensors():

@@ -125,11 +125,12 @@ def check_op(op: Any, registry_samples: bool = True, second_order: bool = True, 
     return rows
 
 
-def check_registry(names: Sequence[str] | None = None, **tol: Any) -> list[OpCheck]:
+def check_registry(names: Sequence[str] | None = None, second_order: bool = True,
+                   **tol: Any) -> list[OpCheck]:
     """check_op over every registered op (or those named)."""
     rows = []
     for name in names or REGISTRY.names():
-        rows.extend(check_op(REGISTRY.get(name), **tol))
+        rows.extend(check_op(REGISTRY.get(name), second_order=second_order, **tol))
     return rows
 
 

@@ -63,12 +63,15 @@ class Op:
     # None: the exporter names the op as not exportable
     onnx: ClassVar[Any] = None
 
+    # (catch-all signatures: each op declares its own inputs and attributes)
     @staticmethod
-    def forward(ctx: Any, *arrays: np.ndarray, **attrs: Any) -> np.ndarray:
+    def forward(*args: Any, **kwargs: Any) -> Any:
+        """forward(ctx, *arrays, **attrs) -> ndarray."""
         raise NotImplementedError
 
     @staticmethod
-    def vjp(ctx: Any, g: Any) -> tuple[Any, ...]:
+    def vjp(*args: Any, **kwargs: Any) -> Any:
+        """vjp(ctx, g: Tensor) -> tuple of Tensor | None, one per input."""
         raise NotImplementedError
 
     @staticmethod

