@@ -188,7 +188,7 @@ def test_layer_norm_logger_during_fit_and_resume(tmp_path):
     again.close()
     rows = list(csv.DictReader(path.open()))
     assert [r["epoch"] for r in rows] == ["1", "2", "3"]
-    assert float(rows[2]["grad_norm/conv1"]) == pytest.approx(math.sqrt(model.conv1.weight.size + 4))
+    assert float(rows[2]["grad_norm/conv1"]) == pytest.approx(math.sqrt(model.conv1.weight.numel() + 4))
     fresh = P.LayerNormLogger(model, path)  # not resuming: the old rows go
     fresh(0, 0)
     fresh.close()

@@ -96,7 +96,7 @@ def hvp(func: Callable[..., Tensor], inputs: Inputs, v: Any,
     xs, single = _inputs(inputs, create_graph)
     vs = _vectors(v, xs, "hvp")
     out = _call(func, xs)
-    if out.size != 1:
+    if out.data.size != 1:
         raise ValueError(f"hvp: the function must return one element, got shape {out.shape}")
     gs = _zeros_for_unused(grad(out, xs, create_graph=True, allow_unused=True), xs)
     pairs = [(g, vi) for g, vi in zip(gs, vs) if g.requires_grad]
@@ -112,7 +112,7 @@ def hessian(func: Callable[..., Tensor], x: Any) -> Tensor:
     """The Hessian of a scalar-valued func of one input x: shape x.shape + x.shape, built from
     x.size Hessian-vector products (for small inputs; use ``hvp`` otherwise)."""
     xt = x if isinstance(x, Tensor) else Tensor(np.asarray(x))
-    n = xt.size
+    n = xt.data.size
     rows = []
     for i in range(n):
         e = np.zeros(n, dtype=xt.dtype)

@@ -51,9 +51,9 @@ def _cmd_gradcheck(args: argparse.Namespace) -> int:
         for problem in r.problems():
             print(f"    {problem}")
     failed = sum(not r.ok for r in rows)
-    order = "first order" if args.first_only else "first and second order ('-': a sample on a kink)"
-    print(f"\n{len(rows) - failed}/{_plural(len(rows), 'check')} passed over {_plural(len(names), 'op')}, "
-          f"{order} (float64 central differences, eps={args.eps}, atol={args.atol}, rtol={args.rtol})")
+    order = "first order" if args.first_only else "first and second order; '-': a sample on a kink"
+    print(f"\n{len(rows) - failed}/{_plural(len(rows), 'check')} passed over {_plural(len(names), 'op')} "
+          f"(float64 central differences, eps={args.eps}, atol={args.atol}, rtol={args.rtol}; {order})")
     return 1 if failed else 0
 
 

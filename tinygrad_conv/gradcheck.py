@@ -211,7 +211,7 @@ def vjp_function(fn: Callable[..., Tensor], inputs: Sequence[Any], seed: int = 0
             if not y.requires_grad or not wrt:
                 return reshape(vt, (-1,)) * 0.0
             gs = grad(y, wrt, vt, create_graph=True, allow_unused=True)
-            parts = [reshape(g, (-1,)) if g is not None else Tensor(np.zeros(x.size))
+            parts = [reshape(g, (-1,)) if g is not None else Tensor(np.zeros(x.data.size))
                      for g, x in zip(gs, wrt)]
             return concatenate(parts) if len(parts) > 1 else parts[0]
 

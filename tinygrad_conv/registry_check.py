@@ -86,7 +86,7 @@ def _diff_positions(s: Sample) -> list[int]:
 def _second_order(fn, args: list, tol: dict) -> list[InputCheck]:
     """Element-wise second-order report for small samples; a projection check for big ones."""
     f2, args2 = vjp_function(fn, args)
-    n = sum(a.size for a in args2 if a.requires_grad)
+    n = sum(a.data.size for a in args2 if a.requires_grad)
     if n <= FULL_SECOND_ORDER_MAX:
         return gradgradcheck_report(fn, args, **tol)
     if fast_check(f2, args2, seed=1, **tol):

@@ -183,7 +183,7 @@ def _linear_fusions(trace: Trace, users: dict[Tensor, list[Tensor]], is_param: C
         (u,) = users.get(m, [None]) if len(users.get(m, ())) == 1 else (None,)
         if u is not None and u._node is not None and u._node.op.name == "add" and u._node.inputs[0] is m:
             cand = u._node.inputs[1]
-            if cand.shape == (m.shape[1],) and m not in trace.outputs:
+            if cand.shape == (m.shape[1],) and not any(m is o for o in trace.outputs):
                 out, b = u, cand
                 skip.add(m)
         skip.add(tt)
@@ -212,7 +212,9 @@ def _module_regions(trace: Trace, users: dict[Tensor, list[Tensor]], model: Modu
         members = set(inside)
         data_in = {i for t in inside for i in t._node.inputs  # type: ignore[union-attr]
                    if i not in members and (i._node is not None or i in inputs)}
-        outs = [t for t in inside if t in trace.outputs or any(u not in members for u in users.get(t, ()))]
+        # (identity tests: `t in a_list` would compare tensors elementwise with ==)
+        outs = [t for t in inside
+                if any(t is o for o in trace.outputs) or any(u not in members for u in users.get(t, ()))]
         if len(data_in) == 1 and len(outs) == 1:
             regions[outs[0]] = (m, ".".join(path) + ".", data_in.pop())
             skip.update(members - {outs[0]})

@@ -116,7 +116,7 @@ def run_train(*, dataset: str | None = None, model: str | None = None, epochs: i
     if cfg.limit:
         x_tr, y_tr = x_tr[:cfg.limit], y_tr[:cfg.limit]
     mdl, opt = build(cfg)
-    n_par = sum(p.size for p in mdl.parameters())
+    n_par = sum(p.numel() for p in mdl.parameters())
     log(f"training {cfg.model} ({n_par:,} parameters) on {ds}: {len(x_tr)} train / {len(x_te)} test images, "
         f"{cfg.optimizer} lr={cfg.lr}{' cosine' if cfg.schedule == 'cosine' else ''} batch={cfg.batch_size} "
         f"seed={cfg.seed}, {_plural(cfg.epochs, 'epoch')} -> {out_dir}")
