@@ -13,3 +13,13 @@ from .core import *  # noqa: F403
 from .core import __all__ as _core_all
 
 __all__ = list(_core_all) + list(_cnn_all)
+
+# issue 12: math (elementwise, reductions, linear algebra), activations, shape and index functions
+from .activation import *  # noqa: E402, F403
+from .activation import __all__ as _act_all  # noqa: E402
+from .index import *  # noqa: E402, F403
+from .index import __all__ as _index_all  # noqa: E402
+from .math import *  # noqa: E402, F403
+from .math import __all__ as _math_all  # noqa: E402
+
+__all__ += list(_math_all) + list(_act_all) + list(_index_all)

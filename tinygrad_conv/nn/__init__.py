@@ -38,3 +38,9 @@ __all__ = [
     "Identity", "ReLU", "Sigmoid", "Tanh", "Softmax", "LogSoftmax", "Dropout", "CrossEntropyLoss",
     "MSELoss", "BatchNorm1d", "BatchNorm2d", "read_state_dict", "write_state_dict",
 ]
+
+# issue 12: activation layers
+from .activation import *  # noqa: E402, F403
+from .activation import __all__ as _act_all  # noqa: E402
+
+__all__ += list(_act_all)
