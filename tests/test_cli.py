@@ -11,7 +11,7 @@ from extras import needs_dot
 
 from tinygrad_conv import __version__, cli
 
-COMMANDS = ["train", "evaluate", "graph", "inspect", "gradcheck"]
+COMMANDS = ["train", "evaluate", "graph", "inspect", "gradcheck", "export"]
 
 
 def _help(*argv: str) -> str:
@@ -27,12 +27,12 @@ def test_version():
     assert proc.returncode == 0 and proc.stdout.strip() == f"tinygrad-conv {__version__}"
 
 
-def test_top_level_help_lists_all_five_commands_without_rest_markup():
+def test_top_level_help_lists_all_six_commands_without_rest_markup():
     text = _help()
     assert "``" not in text and "`" not in text
     for c in COMMANDS:
         assert re.search(rf"^\s+{c}\b", text, re.M), c
-    assert "Five commands: train, evaluate, graph, inspect, gradcheck" in " ".join(text.split())
+    assert "Six commands: train, evaluate, graph, inspect, gradcheck, export" in " ".join(text.split())
 
 
 @pytest.mark.parametrize("command", COMMANDS)

@@ -6,6 +6,7 @@ commands:
   graph      draw a model's computation graph (forward + loss) with Graphviz
   inspect    pictures of a trained checkpoint (filters, feature maps, saliency, ...) + index.html
   gradcheck  check every registered op's gradient against float64 finite differences
+  export     write a checkpoint's model as an ONNX file (Netron draws it, ONNX Runtime runs it)
 
 Run "tinygrad-conv COMMAND --help" for a command's options.
 """
@@ -191,12 +192,14 @@ def _add_inspect(sub, common) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The ``tinygrad-conv`` argument parser (five commands: train, evaluate, graph, inspect, gradcheck)."""
+    """The ``tinygrad-conv`` argument parser (six commands: train, evaluate, graph, inspect, gradcheck,
+    export)."""
     from . import __version__
 
     p = argparse.ArgumentParser(
         prog="tinygrad-conv", epilog='Run "tinygrad-conv COMMAND --help" for the options of a command.',
-        description=__doc__.split("\n")[0] + " Five commands: train, evaluate, graph, inspect, gradcheck.")
+        description=__doc__.split("\n")[0] + " Six commands: train, evaluate, graph, inspect, gradcheck, "
+                    "export.")
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     common = _common()
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND", title="commands")
@@ -220,6 +223,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="skip the second-order check (numeric derivative of each recorded VJP) "
                         "(default: both orders)")
     g.set_defaults(func=_cmd_gradcheck)
+    from . import cli_export  # the export subcommand lives in its own module
+
+    cli_export.add_parser(sub, [common])
     return p
 
 

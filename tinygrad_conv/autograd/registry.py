@@ -59,6 +59,9 @@ class Op:
 
     name: ClassVar[str] = "?"
     save_output: ClassVar[bool] = False  # keep the output array for ctx.output() in the VJP
+    # optional ONNX export hook, (g, *input_names, **attrs) -> output name (see ops/_onnx.py);
+    # None: the exporter names the op as not exportable
+    onnx: ClassVar[Any] = None
 
     # (catch-all signatures: each op declares its own inputs and attributes)
     @staticmethod

@@ -29,13 +29,14 @@ from .module import (
     RemovableHandle,
     module_path_map,
 )
+from .state_io import read_state_dict, write_state_dict
 from .utils import functional_call
 
 __all__ = [
     "init", "Module", "Parameter", "Sequential", "RemovableHandle", "IncompatibleKeys",
     "functional_call", "module_path_map", "Linear", "Conv2d", "MaxPool2d", "AvgPool2d", "Flatten",
     "Identity", "ReLU", "Sigmoid", "Tanh", "Softmax", "LogSoftmax", "Dropout", "CrossEntropyLoss",
-    "MSELoss", "BatchNorm1d", "BatchNorm2d",
+    "MSELoss", "BatchNorm1d", "BatchNorm2d", "read_state_dict", "write_state_dict",
 ]
 
 # issue 12: activation layers

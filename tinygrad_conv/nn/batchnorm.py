@@ -87,6 +87,19 @@ class _BatchNorm(Module):
         self.running_var *= 1.0 - f
         self.running_var += f * unbiased
 
+    def export_onnx(self, g: Any, x: str, prefix: str) -> str | None:
+        """ONNX export hook: in eval mode with running stats the layer is one BatchNormalization node
+        (rather than the elementwise ops it records); None lets the ops be exported one by one."""
+        if self.training or not self.track_running_stats:
+            return None
+        C, dt = self.num_features, self.running_mean.dtype
+        w, b = self.weight, self.bias
+        scale = g.param(prefix + "weight", w.data) if w is not None else g.const(np.ones(C, dt))
+        shift = g.param(prefix + "bias", b.data) if b is not None else g.const(np.zeros(C, dt))
+        mean = g.param(prefix + "running_mean", self.running_mean, buffer=True)
+        var = g.param(prefix + "running_var", self.running_var, buffer=True)
+        return g.op("BatchNormalization", x, scale, shift, mean, var, epsilon=self.eps)
+
     def extra_repr(self) -> str:
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
                 f"track_running_stats={self.track_running_stats}")

@@ -10,6 +10,7 @@ pushes no scope component. Parameter ``.name`` is set to the full dotted name
 
 from __future__ import annotations
 
+import os
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import nullcontext
@@ -19,6 +20,7 @@ import numpy as np
 
 from ..autograd.tape import name_scope
 from ..tensor import Tensor
+from .state_io import as_array, read_state_dict
 
 __all__ = [
     "Parameter", "Module", "RemovableHandle", "IncompatibleKeys", "module_path_map",
@@ -341,15 +343,18 @@ class Module:
         """name -> copy of every parameter and buffer array (PyTorch names and layouts)."""
         return OrderedDict((k, np.array(v, copy=True)) for k, v in self._state_arrays().items())
 
-    def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True) -> IncompatibleKeys:
-        """Copy arrays into the existing parameters and buffers (in place: optimizer references stay valid).
-
-        Values are converted to each target's dtype. Shape mismatches always fail; with
-        ``strict`` missing and unexpected keys fail too. The error lists every offending name and
+    def load_state_dict(self, state_dict: Mapping[str, Any] | str | os.PathLike, strict: bool = True
+                        ) -> IncompatibleKeys:
+        """Copy arrays (ndarrays, Tensors, PyTorch tensors) into the parameters and buffers, in place
+        (optimizer references stay valid); a ``.npz`` / ``.safetensors`` path is read first
+        (``nn.read_state_dict``). Values take each target's dtype. Shape mismatches always fail;
+        with ``strict`` missing and unexpected keys too. The error lists every offending name and
         nothing is written when it is raised.
         """
+        if isinstance(state_dict, (str, os.PathLike)):
+            state_dict = read_state_dict(state_dict)
         own = self._state_arrays()
-        src = {k: np.asarray(v.data if isinstance(v, Tensor) else v) for k, v in state_dict.items()}
+        src = {k: as_array(v) for k, v in state_dict.items()}
         missing = [k for k in own if k not in src]
         unexpected = [k for k in src if k not in own]
         mismatched = [f"{k}: checkpoint {src[k].shape} vs model {own[k].shape}"

@@ -231,6 +231,14 @@ class Conv2d(Op):
     """
 
     @staticmethod
+    def onnx(g, x, w, *bias, stride=1, padding=0, dilation=1, groups=1):
+        attrs = conv_attrs(stride, padding, dilation, groups)
+        geo = conv_geometry(g.shape(x), g.shape(w), g.shape(bias[0]) if bias else None, attrs)
+        top, bottom, left, right = geo.pads  # ONNX: all begins, then all ends
+        return g.op("Conv", x, w, *bias, kernel_shape=[geo.kh, geo.kw], strides=list(geo.stride),
+                    pads=[top, left, bottom, right], dilations=list(geo.dilation), group=attrs["groups"])
+
+    @staticmethod
     def forward(ctx, x, w, *bias, stride=1, padding=0, dilation=1, groups=1):
         attrs = conv_attrs(stride, padding, dilation, groups)
         if len(bias) > 1:

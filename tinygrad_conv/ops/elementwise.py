@@ -6,6 +6,7 @@ import numpy as np
 
 from ..autograd.registry import Op, Sample, register, unbroadcast
 from ..tensor import Tensor, apply
+from . import _onnx
 from ._util import away_from_zero, randn, uniform
 
 
@@ -19,6 +20,8 @@ def _binary_samples(lo: float = -2.0, hi: float = 2.0):
 
 @register("add")
 class Add(Op):
+    onnx = _onnx.node("Add")
+
     @staticmethod
     def forward(ctx, a, b):
         return a + b
@@ -33,6 +36,8 @@ class Add(Op):
 
 @register("sub")
 class Sub(Op):
+    onnx = _onnx.node("Sub")
+
     @staticmethod
     def forward(ctx, a, b):
         return a - b
@@ -48,6 +53,8 @@ class Sub(Op):
 
 @register("mul")
 class Mul(Op):
+    onnx = _onnx.node("Mul")
+
     @staticmethod
     def forward(ctx, a, b):
         return a * b
@@ -63,6 +70,7 @@ class Mul(Op):
 
 @register("div")
 class Div(Op):
+    onnx = _onnx.node("Div")
     save_output = True
 
     @staticmethod
@@ -90,6 +98,8 @@ class Pow(Op):
     """a ** b. At the boundary the gradients follow PyTorch: d/da of a**0 is 0 (also at a = 0),
     and d/db of 0**b is 0 for b >= 0 (the formula b * a**(b-1) and a**b * log(a) would give
     0 * inf there)."""
+
+    onnx = _onnx.node("Pow")
 
     save_output = True
 
@@ -204,6 +214,11 @@ def _sigmoid(x):
 
 Sigmoid = _unary("sigmoid", _sigmoid, lambda g, x, y: g * y * (1.0 - y), save_output=True)
 
+# ONNX export: each unary op is one ONNX node
+for _op, _onnx_type in ((Neg, "Neg"), (Exp, "Exp"), (Log, "Log"), (Sqrt, "Sqrt"), (Abs, "Abs"),
+                        (Relu, "Relu"), (Tanh, "Tanh"), (Sigmoid, "Sigmoid")):
+    _op.onnx = _onnx.node(_onnx_type)
+
 
 @register("clip")
 class Clip(Op):
@@ -232,6 +247,12 @@ class Clip(Op):
         x[np.abs(np.abs(x) - 0.5) < 0.05] = 0.0  # keep away from the clip edges
         yield Sample((x,), {"min": -0.5, "max": 0.5}, label="both")
         yield Sample((randn(3, 3),), {"min": 0.1}, label="min-only")
+
+    @staticmethod
+    def onnx(g, x, min=None, max=None):
+        lo = "" if min is None else g.const(np.asarray(min, dtype=g.dtype(x)))  # '': no bound
+        hi = "" if max is None else g.const(np.asarray(max, dtype=g.dtype(x)))
+        return g.op("Clip", x, lo, hi)
 
 
 def _pick(a, b, a_wins, ties):
@@ -266,6 +287,8 @@ class _MaxMin(Op):
 
 @register("maximum")
 class Maximum(_MaxMin):
+    onnx = _onnx.node("Max")
+
     @staticmethod
     def forward(ctx, a, b):
         return Maximum._fwd(ctx, a, b)
@@ -275,6 +298,7 @@ class Maximum(_MaxMin):
 class Minimum(_MaxMin):
     compare = staticmethod(np.less)
     fn = staticmethod(np.minimum)
+    onnx = _onnx.node("Min")
 
     @staticmethod
     def forward(ctx, a, b):
@@ -284,6 +308,8 @@ class Minimum(_MaxMin):
 @register("where")
 class Where(Op):
     """where(cond, a, b): cond is a constant boolean array, gradients go to a or b."""
+
+    onnx = _onnx.node("Where")
 
     @staticmethod
     def forward(ctx, cond, a, b):
@@ -323,3 +349,7 @@ class Cast(Op):
     @staticmethod
     def label(attrs):
         return f"-> {np.dtype(attrs['dtype'])}"
+
+    @staticmethod
+    def onnx(g, x, dtype=None):
+        return g.op("Cast", x, to=_onnx.onnx_dtype(dtype))

@@ -6,11 +6,14 @@ import numpy as np
 
 from ..autograd.registry import Op, Sample, register, unbroadcast
 from ..tensor import apply
+from . import _onnx
 from ._util import randn
 
 
 @register("matmul")
 class MatMul(Op):
+    onnx = _onnx.node("MatMul")  # NumPy's matmul semantics, 1-D operands included
+
     @staticmethod
     def forward(ctx, a, b):
         if a.ndim == 0 or b.ndim == 0:

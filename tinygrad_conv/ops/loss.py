@@ -29,6 +29,8 @@ class Softmax(Op):
     """exp(x - max) / sum(exp(x - max)) along ``axis``; VJP y * (g - sum(g * y))."""
 
     save_output = True
+    # opset >= 13: along one axis, as ours
+    onnx = staticmethod(lambda g, x, axis=-1: g.op("Softmax", x, axis=int(axis)))
 
     @staticmethod
     def forward(ctx, x, axis=-1):
@@ -58,6 +60,7 @@ class LogSoftmax(Op):
     """x - max - log(sum(exp(x - max))) along ``axis``; VJP g - softmax * sum(g)."""
 
     save_output = True
+    onnx = staticmethod(lambda g, x, axis=-1: g.op("LogSoftmax", x, axis=int(axis)))
 
     @staticmethod
     def forward(ctx, x, axis=-1):

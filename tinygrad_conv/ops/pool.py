@@ -22,6 +22,7 @@ import numpy as np
 
 from ..autograd.registry import Op, Sample, register
 from ..tensor import apply
+from . import _onnx
 from ._util import fmt_pair as _fmt
 from ._util import int_pair, randn, window_out
 
@@ -248,6 +249,8 @@ class MaxPool2d(Op):
     """Max over each kh x kw window (padding is -inf). The gradient goes to exactly one input per
     window: the first maximum in row-major window order, as PyTorch (ties are common after ReLU)."""
 
+    onnx = _onnx.pool("max_pool2d", "MaxPool")  # ONNX pads of MaxPool are never the maximum, as our -inf
+
     @staticmethod
     def forward(ctx, x, kernel_size=2, stride=None, padding=0):
         geo = pool_geometry("max_pool2d", x.shape, {"kernel_size": kernel_size, "stride": stride,
@@ -317,6 +320,8 @@ class MaxPool2d(Op):
 @register("avg_pool2d")
 class AvgPool2d(Op):
     """Mean over each kh x kw window; zero padding counts in the divisor (PyTorch's default)."""
+
+    onnx = _onnx.pool("avg_pool2d", "AveragePool", count_include_pad=1)
 
     @staticmethod
     def forward(ctx, x, kernel_size=2, stride=None, padding=0):

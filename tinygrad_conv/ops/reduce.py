@@ -13,6 +13,7 @@ import numpy as np
 
 from ..autograd.registry import Op, Sample, normalize_axes, register
 from ..tensor import apply
+from . import _onnx
 from ._util import randn
 from .shape import BroadcastTo
 
@@ -47,6 +48,8 @@ def _reduce_samples():
 
 @register("sum")
 class Sum(Op):
+    onnx = _onnx.reduce("ReduceSum")
+
     @staticmethod
     def forward(ctx, x, axis=None, keepdims=False):
         return np.asarray(x.sum(axis=_axes(axis, x, "sum"), keepdims=keepdims))
@@ -61,6 +64,8 @@ class Sum(Op):
 @register("mean")
 class Mean(Op):
     """Mean over axes; over an empty axis the result is nan with a RuntimeWarning (NumPy/PyTorch)."""
+
+    onnx = _onnx.reduce("ReduceMean")
 
     @staticmethod
     def forward(ctx, x, axis=None, keepdims=False):
@@ -113,6 +118,8 @@ class _Extremum(Op):
 
 @register("max")
 class Max(_Extremum):
+    onnx = _onnx.reduce("ReduceMax")
+
     @staticmethod
     def forward(ctx, x, axis=None, keepdims=False):
         return Max._forward(ctx, x, axis, keepdims)
@@ -121,6 +128,7 @@ class Max(_Extremum):
 @register("min")
 class Min(_Extremum):
     fn: Any = staticmethod(np.min)
+    onnx = _onnx.reduce("ReduceMin")
 
     @staticmethod
     def forward(ctx, x, axis=None, keepdims=False):

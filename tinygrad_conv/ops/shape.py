@@ -6,6 +6,7 @@ import numpy as np
 
 from ..autograd.registry import Op, Sample, normalize_axes, register, unbroadcast
 from ..tensor import apply
+from . import _onnx
 from ._util import randn
 
 
@@ -35,10 +36,26 @@ class Reshape(Op):
     def label(attrs):
         return f"-> {tuple(attrs['shape'])}"
 
+    @staticmethod
+    def onnx(g, x, shape=()):
+        in_shape = g.shape(x)
+        out = np.empty(in_shape, dtype=np.bool_).reshape(shape).shape  # -1 resolved as forward does
+        if len(out) == 2 and len(in_shape) >= 2 and out == (in_shape[0], int(np.prod(in_shape[1:]))):
+            return g.op("Flatten", x, axis=1)  # what Netron users expect from nn.Flatten
+        target = list(out)
+        if _onnx.batch_kept(g, in_shape, out):
+            target[0] = 0  # ONNX Reshape: 0 copies the input's dimension, so any batch size works
+        return g.op("Reshape", x, g.ints(target))
+
 
 @register("transpose")
 class Transpose(Op):
     """Permute axes; axes=None reverses them (as NumPy)."""
+
+    @staticmethod
+    def onnx(g, x, axes=None):
+        nd = len(g.shape(x))
+        return g.op("Transpose", x, perm=list(_perm(axes, nd) or range(nd)[::-1]))
 
     @staticmethod
     def forward(ctx, x, axes=None):
@@ -73,6 +90,7 @@ def _is_basic(index) -> bool:
 
 @register("getitem")
 class GetItem(Op):
+    onnx = staticmethod(_onnx.getitem)  # basic indexing only
     """x[index]: basic slicing scatters back by assignment; integer arrays accumulate duplicates."""
 
     @staticmethod
@@ -153,6 +171,12 @@ class BroadcastTo(Op):
     """x broadcast to ``shape`` (NumPy rules; a read-only view). VJP: sum back (unbroadcast)."""
 
     @staticmethod
+    def onnx(g, x, shape=()):
+        xs = (1,) * (len(shape) - len(g.shape(x))) + g.shape(x)
+        # Expand broadcasts like NumPy: a 1 keeps x's own size (so a dynamic batch axis stays dynamic)
+        return g.op("Expand", x, g.ints([1 if a == b else b for a, b in zip(xs, shape)]))
+
+    @staticmethod
     def forward(ctx, x, shape=()):
         try:
             return np.broadcast_to(x, tuple(shape))
@@ -176,6 +200,8 @@ class BroadcastTo(Op):
 
 @register("concatenate")
 class Concatenate(Op):
+    onnx = staticmethod(lambda g, *xs, axis=0: g.op("Concat", *xs, axis=int(axis)))
+
     @staticmethod
     def forward(ctx, *xs, axis=0):
         if not xs:
@@ -210,6 +236,11 @@ class Concatenate(Op):
 @register("pad")
 class Pad(Op):
     """Constant padding; pad_width is one (before, after) pair per axis."""
+
+    @staticmethod
+    def onnx(g, x, pad_width=(), value=0.0):
+        pads = [int(a) for a, _ in pad_width] + [int(b) for _, b in pad_width]  # all befores, all afters
+        return g.op("Pad", x, g.ints(pads), g.const(np.asarray(value, dtype=g.dtype(x))), mode="constant")
 
     @staticmethod
     def forward(ctx, x, pad_width=(), value=0.0):

@@ -14,6 +14,7 @@ import numpy as np
 
 from ..autograd.registry import Op, Sample, register, unbroadcast
 from ..tensor import Tensor, apply
+from . import _onnx
 from ._util import randn, uniform
 from .elementwise import Exp, _unary
 
@@ -81,6 +82,25 @@ Ceil: type[Op] = _unary("ceil", np.ceil, lambda g, x, y: _zero_grad(g, x.shape),
 # round: halves to even (NumPy and PyTorch)
 Round: type[Op] = _unary("round", np.round, lambda g, x, y: _zero_grad(g, x.shape), _rounding_samples)
 Trunc: type[Op] = _unary("trunc", np.trunc, lambda g, x, y: _zero_grad(g, x.shape), _rounding_samples)
+
+# ONNX export: most are one ONNX node (Round rounds half to even, as np.round); a few are two
+for _op, _onnx_type in ((Sin, "Sin"), (Cos, "Cos"), (Tan, "Tan"), (Asin, "Asin"), (Acos, "Acos"),
+                        (Atan, "Atan"), (Sinh, "Sinh"), (Cosh, "Cosh"), (Erf, "Erf"), (Sign, "Sign"),
+                        (Floor, "Floor"), (Ceil, "Ceil"), (Round, "Round"), (Reciprocal, "Reciprocal")):
+    _op.onnx = _onnx.node(_onnx_type)
+
+
+def _const(g, x, v: float) -> str:
+    return g.const(np.asarray(v, dtype=g.dtype(x)))
+
+
+Square.onnx = staticmethod(lambda g, x: g.op("Mul", x, x))  # type: ignore[attr-defined]
+Rsqrt.onnx = staticmethod(lambda g, x: g.op("Reciprocal", g.op("Sqrt", x)))  # type: ignore[attr-defined]
+Log1p.onnx = staticmethod(lambda g, x: g.op("Log", g.op("Add", x, _const(g, x, 1.0))))  # type: ignore[attr-defined]
+Expm1.onnx = staticmethod(lambda g, x: g.op("Sub", g.op("Exp", x), _const(g, x, 1.0)))  # type: ignore[attr-defined]
+Exp2.onnx = staticmethod(lambda g, x: g.op("Pow", _const(g, x, 2.0), x))  # type: ignore[attr-defined]
+Log2.onnx = staticmethod(lambda g, x: g.op("Div", g.op("Log", x), _const(g, x, _LN2)))  # type: ignore[attr-defined]
+Log10.onnx = staticmethod(lambda g, x: g.op("Div", g.op("Log", x), _const(g, x, _LN10)))  # type: ignore[attr-defined]
 
 
 def _check_int_divisor(a: np.ndarray, b: np.ndarray, op: str) -> None:

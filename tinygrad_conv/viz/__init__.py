@@ -2,8 +2,9 @@
 
 Computation graphs (Graphviz): ``to_dot`` (a ``graphviz.Digraph``), ``render`` (svg/png/pdf/dot
 files), ``to_json`` (plain data), ``retain_all_grads`` (call before backward so ``show_grads``
-can colour ops). They read a graph already recorded; to record a model's graph and draw it in
-one call use ``tinygrad_conv.run.write_model_graph`` (it runs the model, so it lives above ``viz``).
+can colour ops), ``show`` (the Digraph, for inline display in Jupyter: ``tc.viz.show(loss)``).
+They read a graph already recorded; to record a model's graph and draw it in one call use
+``tinygrad_conv.run.write_model_graph`` (it runs the model, so it lives above ``viz``).
 
 Pictures of a trained CNN (matplotlib, PNG): ``plot_filters``, ``plot_filter_summary``,
 ``plot_feature_maps``, ``plot_saliency``, ``plot_layer_norms``, ``plot_confusion_matrix``,
@@ -17,6 +18,7 @@ their own modules and import it themselves).
 from .graph import retain_all_grads, to_json, walk
 from .graph_dot import to_dot
 from .graph_render import GraphvizNotFoundError, render
+from .show import show
 
 _PICTURES = (
     "plot_filters", "plot_filter_summary", "plot_feature_maps", "plot_saliency", "plot_layer_norms",
@@ -36,5 +38,5 @@ def __getattr__(name: str):
 
 
 __all__ = [
-    "to_dot", "render", "to_json", "retain_all_grads", "walk", "GraphvizNotFoundError", *_PICTURES,
+    "show", "to_dot", "render", "to_json", "retain_all_grads", "walk", "GraphvizNotFoundError", *_PICTURES,
 ]
