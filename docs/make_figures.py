@@ -5,6 +5,7 @@ Usage: python docs/make_figures.py
 - ``conv_mapping.png``: how a filter tap and an image location map to one conv output, and the two
   sums that follow (weight gradient, input gradient): the seed notebook's question, drawn.
 - ``tape_example.svg``: the tape of the worked example in docs/tape.md, drawn by tinygrad_conv.viz
+- ``gradient_graph.svg``: the recorded graph of a gradient (docs/tape.md, "Recording the backward pass")
   (needs Graphviz's ``dot`` program; skipped with a message when it is missing).
 
 Files are written atomically (temporary file in the same folder, then os.replace).
@@ -155,8 +156,32 @@ def tape_example(path: Path) -> bool:
     return True
 
 
+def gradient_graph(path: Path) -> bool:
+    """docs/tape.md's second-order example: the recorded graph of a gradient, d/dx sum(tanh(x) * w)."""
+    import tinygrad_conv as tc
+
+    try:
+        from tinygrad_conv.viz import render
+    except ImportError as e:
+        print(f"skip {path.name}: tinygrad_conv.viz is not available ({e})")
+        return False
+    x = tc.Tensor(np.array([0.5, -1.0]), requires_grad=True, name="x")
+    w = tc.Tensor(np.array([2.0, 3.0]), requires_grad=True, name="w")
+    (gx,) = tc.grad((x.tanh() * w).sum(), x, create_graph=True)
+    gx.name = "dL/dx"
+    try:
+        render(gx, path)
+        os.chmod(path, 0o644)
+    except RuntimeError as e:
+        print(f"skip {path.name}: {e}")
+        return False
+    return True
+
+
 def main() -> int:
     IMAGES.mkdir(exist_ok=True)
+    if gradient_graph(IMAGES / "gradient_graph.svg"):
+        print("wrote", IMAGES / "gradient_graph.svg")
     conv_mapping(IMAGES / "conv_mapping.png")
     print("wrote", IMAGES / "conv_mapping.png")
     if tape_example(IMAGES / "tape_example.svg"):

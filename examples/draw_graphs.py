@@ -5,7 +5,7 @@ against random labels; the "grads" pictures also run backward and colour every n
 log10 norm of its gradient (``retain_all_grads`` keeps op gradients for the picture). Also
 writes the seed CNN collapsed to one node per layer, its DOT text and its JSON export.
 
-Usage: python examples/draw_graphs.py [OUT_DIR] [--fast]   (default ./graphs; about 2 seconds)
+Usage: python examples/draw_graphs.py [OUT_DIR] [--fast]   (default runs/examples/graphs; about 2 seconds)
 
 ``--fast`` (or ``TINYGRAD_CONV_FAST=1``) skips the PNG copy of the seed CNN's graph.
 
@@ -20,10 +20,11 @@ import os
 from pathlib import Path
 
 from tinygrad_conv.models import get_model
-from tinygrad_conv.viz import GraphvizNotFoundError, model_graph_root, render, to_json
+from tinygrad_conv.run import model_graph_root
+from tinygrad_conv.viz import GraphvizNotFoundError, render, to_json
 
 
-def main(out_dir: str = "graphs", fast: bool = False) -> None:
+def main(out_dir: str = "runs/examples/graphs", fast: bool = False) -> None:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     models = {
@@ -54,7 +55,8 @@ def main(out_dir: str = "graphs", fast: bool = False) -> None:
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description="Draw computation graphs of an MLP and the seed CNN.")
-    ap.add_argument("out_dir", nargs="?", default="graphs", help="output directory (default ./graphs)")
+    ap.add_argument("out_dir", nargs="?", default="runs/examples/graphs",  # runs/ is in .gitignore
+                    help="output directory (default runs/examples/graphs)")
     ap.add_argument("--fast", action="store_true", help="skip the PNG (also TINYGRAD_CONV_FAST=1)")
     args = ap.parse_args()
     main(args.out_dir, fast=args.fast or os.environ.get("TINYGRAD_CONV_FAST") == "1")

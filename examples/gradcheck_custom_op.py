@@ -1,9 +1,10 @@
 """Write your own op, register it in a scratch registry, and gradcheck it.
 
-An op is one class: forward (ndarrays in, ndarray out), vjp (upstream gradient -> one gradient
-per input) and samples (inputs for the check). This script defines `softplus` and a scaled
-`swish` with an attribute, checks both like `tinygrad-conv gradcheck` does, and shows the
-report for a deliberately wrong VJP.
+An op is one class: forward (ndarrays in, ndarray out, fast NumPy), vjp (upstream gradient
+Tensor -> one gradient Tensor per input, written with the library's own ops so it can itself be
+differentiated) and samples (inputs for the checks). This script defines `softplus` and a scaled
+`swish` with an attribute, checks both to first and second order like `tinygrad-conv gradcheck`
+does, and shows the report for a deliberately wrong VJP.
 
 Usage: python examples/gradcheck_custom_op.py [--fast]
 """
@@ -29,14 +30,12 @@ class Softplus(Op):
 
     @staticmethod
     def forward(ctx, x):
-        if ctx.needs_input_grad[0]:
-            ctx.save(x)  # save only what the VJP reads, and only when a gradient is needed
         return np.logaddexp(0.0, x).astype(x.dtype, copy=False)
 
     @staticmethod
     def vjp(ctx, g):
-        (x,) = ctx.saved
-        return (g / (1.0 + np.exp(-x)),)
+        (x,) = ctx.inputs  # the input Tensor: the gradient stays connected to the graph
+        return (g * x.sigmoid(),)
 
     @staticmethod
     def samples():
@@ -50,15 +49,13 @@ class Swish(Op):
 
     @staticmethod
     def forward(ctx, x, beta=1.0):
-        s = 1.0 / (1.0 + np.exp(-beta * x))
-        if ctx.needs_input_grad[0]:
-            ctx.save(x, s)
-        return x * s
+        return x / (1.0 + np.exp(-beta * x))
 
     @staticmethod
     def vjp(ctx, g):
-        x, s = ctx.saved
-        beta = ctx.attrs["beta"]
+        (x,) = ctx.inputs
+        beta = ctx.attrs["beta"]  # the forward's default is filled in when not given
+        s = (x * beta).sigmoid()
         return (g * (s + beta * x * s * (1.0 - s)),)
 
     @staticmethod
@@ -77,12 +74,11 @@ class BadCube(Op):
 
     @staticmethod
     def forward(ctx, x):
-        ctx.save(x)
         return x**3
 
     @staticmethod
     def vjp(ctx, g):
-        (x,) = ctx.saved
+        (x,) = ctx.inputs
         return (g * 2 * x**2,)
 
     @staticmethod
@@ -101,15 +97,18 @@ def main() -> int:
     # 2. gradcheck a function that uses them (float64, central differences)
     assert tc.gradcheck(lambda t: apply(Swish, apply(Softplus, t), beta=0.5), [rng.standard_normal(6)])
 
-    # 3. the registry-style table: every sample, all inputs then each alone
+    # 3. second order: the numeric derivative of the recorded VJP against its own VJP
+    assert tc.gradgradcheck(lambda t: apply(Swish, t, beta=1.5), [rng.standard_normal(6)])
+
+    # 4. the registry-style table: every sample, all inputs then each alone, first and second order
     ok = True
     for name in ("softplus", "swish"):
         for row in check_op(scratch.get(name)):
             print(f"{row.op:<9} {row.label:<10} {row.shapes:<10} max abs err {row.max_abs_err:.2e}  "
-                  f"{'pass' if row.ok else 'FAIL'}")
+                  f"1st {'pass' if row.first_ok else 'FAIL'}  2nd {'pass' if row.second_ok else 'FAIL'}")
             ok &= row.ok
 
-    # 4. a wrong VJP is reported with the input, the worst index and both values
+    # 5. a wrong VJP is reported with the input, the worst index and both values
     try:
         tc.gradcheck(lambda t: apply(BadCube, t), [np.array([1.0, -2.0, 0.5])])
         raise SystemExit("gradcheck missed the wrong VJP")

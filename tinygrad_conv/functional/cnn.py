@@ -11,11 +11,13 @@ from typing import Any
 
 import numpy as np
 
+from .._conventions import renamed
+from ..autograd.registry import normalize_axes
 from ..ops import conv as conv_ops
 from ..ops import loss as loss_ops
 from ..ops import pool as pool_ops
 from ..tensor import ArrayLike, Tensor, apply, as_tensor
-from .core import mean, mul, sub
+from .core import mean, mul, reshape, sub
 from .core import sum as _sum
 
 __all__ = [
@@ -71,14 +73,28 @@ def avg_pool2d(
     return apply(pool_ops.AvgPool2d, as_tensor(x), **attrs)
 
 
+def _softmax_family(op: Any, x: ArrayLike, axis: int) -> Tensor:
+    t = as_tensor(x)
+    if t.ndim == 0:  # a 0-d tensor is one 1-element axis (PyTorch): softmax 1, log_softmax 0
+        normalize_axes(axis, 1, op.name)
+        return reshape(apply(op, reshape(t, (1,)), axis=0), ())
+    return apply(op, t, axis=axis)
+
+
+@renamed(dim="axis")
 def softmax(x: ArrayLike, axis: int = -1) -> Tensor:
-    """exp(x) / sum(exp(x)) along ``axis``, computed stably (max subtracted first)."""
-    return apply(loss_ops.Softmax, as_tensor(x), axis=axis)
+    """exp(x) / sum(exp(x)) along ``axis``, computed stably (max subtracted first).
+
+    ``dim=`` is accepted for ``axis=``; a 0-d input gives 1."""
+    return _softmax_family(loss_ops.Softmax, x, axis)
 
 
+@renamed(dim="axis")
 def log_softmax(x: ArrayLike, axis: int = -1) -> Tensor:
-    """log(softmax(x)) along ``axis`` via log-sum-exp (finite for large logits)."""
-    return apply(loss_ops.LogSoftmax, as_tensor(x), axis=axis)
+    """log(softmax(x)) along ``axis`` via log-sum-exp (finite for large logits).
+
+    ``dim=`` is accepted for ``axis=``; a 0-d input gives 0."""
+    return _softmax_family(loss_ops.LogSoftmax, x, axis)
 
 
 def cross_entropy(

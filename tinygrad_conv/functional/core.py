@@ -1,16 +1,23 @@
 """Core functional ops: arithmetic, elementwise functions, reductions, shapes, linear.
 
-Every function accepts Tensors, ndarrays or Python numbers and returns a Tensor. Python numbers
-take the dtype of the tensor they meet, so float32 stays float32.
+Every function accepts Tensors, ndarrays or Python numbers and returns a Tensor. dtypes follow
+PyTorch (see docs/coming-from.md): a Python number takes the dtype of the tensor it meets
+(float32 stays float32), a float tensor meeting an integer one keeps its float dtype, integer
+division and float functions of integers give float32. Reductions accept ``dim=``/``keepdim=``
+as aliases of ``axis=``/``keepdims=``.
 """
 
 from __future__ import annotations
 
+import builtins
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
+from .._conventions import DEFAULT_FLOAT, SCALAR_TYPES, promote, renamed, scalar_dtype
+from ..autograd.registry import normalize_axes
 from ..ops import elementwise as ew
 from ..ops import linalg, reduce, shape
 from ..ops import linear as linear_ops
@@ -20,20 +27,36 @@ Axis = int | tuple[int, ...] | None
 
 __all__ = [
     "add", "sub", "mul", "div", "pow", "neg", "matmul", "exp", "log", "sqrt", "abs", "relu",
-    "sigmoid", "tanh", "clip", "maximum", "minimum", "where", "cast", "sum", "mean", "max", "min",
-    "var", "reshape", "transpose", "flatten", "getitem", "concatenate", "stack", "pad", "linear",
+    "sigmoid", "tanh", "clip", "clamp", "maximum", "minimum", "where", "cast", "sum", "mean", "max",
+    "min", "var", "argmax", "argmin", "reshape", "transpose", "flatten", "unsqueeze", "squeeze",
+    "expand", "getitem", "concatenate", "cat", "stack", "pad", "linear",
 ]
 
 
+def _operand(x: ArrayLike, like: Tensor | None) -> Tensor:
+    """A non-Tensor operand: a scalar is weak (takes ``like``'s dtype), an array keeps its dtype."""
+    if like is not None and isinstance(x, SCALAR_TYPES):
+        return Tensor(np.asarray(x, dtype=scalar_dtype(like.dtype, x)))
+    return as_tensor(x)
+
+
 def _pair(a: ArrayLike, b: ArrayLike) -> tuple[Tensor, Tensor]:
-    """Two operands as tensors; a Python number adopts the other operand's dtype."""
+    """Two operands as tensors of one dtype (``_conventions.promote``); scalars are weak."""
     ta = a if isinstance(a, Tensor) else None
     tb = b if isinstance(b, Tensor) else None
     if ta is None:
-        ta = as_tensor(a, like=tb)
+        ta = _operand(a, tb)
     if tb is None:
-        tb = as_tensor(b, like=ta)
-    return ta, tb
+        tb = _operand(b, ta)
+    dt = promote(ta.dtype, tb.dtype)
+    # cast is a recorded op, so a float32 tensor promoted to float64 still gets its gradient
+    return (ta if ta.dtype == dt else cast(ta, dt)), (tb if tb.dtype == dt else cast(tb, dt))
+
+
+def _floating(x: ArrayLike) -> Tensor:
+    """``x`` as a tensor, integer/bool data cast to float32 (float functions of ints, as PyTorch)."""
+    t = as_tensor(x)
+    return t if t.dtype.kind == "f" else cast(t, DEFAULT_FLOAT)
 
 
 # ---- arithmetic (broadcasting as NumPy) ---------------------------------------------------
@@ -53,8 +76,11 @@ def mul(a: ArrayLike, b: ArrayLike) -> Tensor:
 
 
 def div(a: ArrayLike, b: ArrayLike) -> Tensor:
-    """a / b with broadcasting."""
-    return apply(ew.Div, *_pair(a, b))
+    """a / b with broadcasting; true division, so integer / integer gives float32."""
+    ta, tb = _pair(a, b)
+    if ta.dtype.kind != "f":
+        ta, tb = cast(ta, DEFAULT_FLOAT), cast(tb, DEFAULT_FLOAT)
+    return apply(ew.Div, ta, tb)
 
 
 def pow(a: ArrayLike, b: ArrayLike) -> Tensor:
@@ -75,17 +101,17 @@ def matmul(a: ArrayLike, b: ArrayLike) -> Tensor:
 # ---- elementwise functions ----------------------------------------------------------------
 def exp(x: ArrayLike) -> Tensor:
     """e ** x, elementwise (any shape)."""
-    return apply(ew.Exp, as_tensor(x))
+    return apply(ew.Exp, _floating(x))
 
 
 def log(x: ArrayLike) -> Tensor:
     """Natural logarithm, elementwise (x > 0; any shape)."""
-    return apply(ew.Log, as_tensor(x))
+    return apply(ew.Log, _floating(x))
 
 
 def sqrt(x: ArrayLike) -> Tensor:
     """Square root, elementwise (x >= 0; any shape)."""
-    return apply(ew.Sqrt, as_tensor(x))
+    return apply(ew.Sqrt, _floating(x))
 
 
 def abs(x: ArrayLike) -> Tensor:
@@ -100,17 +126,23 @@ def relu(x: ArrayLike) -> Tensor:
 
 def sigmoid(x: ArrayLike) -> Tensor:
     """1 / (1 + exp(-x)), computed without overflow for large |x|."""
-    return apply(ew.Sigmoid, as_tensor(x))
+    return apply(ew.Sigmoid, _floating(x))
 
 
 def tanh(x: ArrayLike) -> Tensor:
     """tanh(x); its derivative is 1 - tanh(x)**2."""
-    return apply(ew.Tanh, as_tensor(x))
+    return apply(ew.Tanh, _floating(x))
 
 
 def clip(x: ArrayLike, min: float | None = None, max: float | None = None) -> Tensor:
-    """Clamp to [min, max] (either may be None)."""
+    """Clamp to [min, max]; one bound may be None. When min > max every element becomes max
+    (PyTorch's and NumPy's rule); the gradient passes where min <= x <= max."""
+    if min is None and max is None:
+        raise ValueError("clip: at least one of min and max must be given")
     return apply(ew.Clip, as_tensor(x), min=min, max=max)
+
+
+clamp = clip
 
 
 def maximum(a: ArrayLike, b: ArrayLike) -> Tensor:
@@ -135,32 +167,90 @@ def cast(x: ArrayLike, dtype: Any) -> Tensor:
 
 
 # ---- reductions ---------------------------------------------------------------------------
+def _axis_0d(x: Tensor, axis: Axis, op: str) -> Axis:
+    """A 0-d tensor reduces over axis 0 or -1 as over a 1-element axis (PyTorch): check, then all."""
+    if x.ndim == 0 and axis is not None:
+        normalize_axes(axis, 1, op)
+        return None
+    return axis
+
+
+@renamed(dim="axis", keepdim="keepdims")
 def sum(x: ArrayLike, axis: Axis = None, keepdims: bool = False) -> Tensor:
     """Sum over ``axis`` (None: all axes; int or tuple, negatives allowed), as ``np.sum``."""
-    return apply(reduce.Sum, as_tensor(x), axis=axis, keepdims=keepdims)
+    x = as_tensor(x)
+    return apply(reduce.Sum, x, axis=_axis_0d(x, axis, "sum"), keepdims=keepdims)
 
 
+@renamed(dim="axis", keepdim="keepdims")
 def mean(x: ArrayLike, axis: Axis = None, keepdims: bool = False) -> Tensor:
-    """Mean over ``axis`` (None: all axes; int or tuple, negatives allowed), as ``np.mean``."""
-    return apply(reduce.Mean, as_tensor(x), axis=axis, keepdims=keepdims)
+    """Mean over ``axis`` (None: all axes; int or tuple, negatives allowed), as ``np.mean``.
+
+    Integer and bool tensors give float32."""
+    x = _floating(x)
+    return apply(reduce.Mean, x, axis=_axis_0d(x, axis, "mean"), keepdims=keepdims)
 
 
+@renamed(dim="axis", keepdim="keepdims")
 def max(x: ArrayLike, axis: Axis = None, keepdims: bool = False) -> Tensor:
     """Maximum over ``axis``; tied maxima share the gradient."""
-    return apply(reduce.Max, as_tensor(x), axis=axis, keepdims=keepdims)
-
-
-def min(x: ArrayLike, axis: Axis = None, keepdims: bool = False) -> Tensor:
-    """Minimum over ``axis`` (as -max(-x))."""
-    return neg(max(neg(x), axis=axis, keepdims=keepdims))
-
-
-def var(x: ArrayLike, axis: Axis = None, keepdims: bool = False, correction: int = 0) -> Tensor:
-    """Variance over ``axis`` (``correction=0``: biased, as BatchNorm uses)."""
     x = as_tensor(x)
+    return apply(reduce.Max, x, axis=_axis_0d(x, axis, "max"), keepdims=keepdims)
+
+
+@renamed(dim="axis", keepdim="keepdims")
+def min(x: ArrayLike, axis: Axis = None, keepdims: bool = False) -> Tensor:
+    """Minimum over ``axis``, exact for every dtype; tied minima share the gradient."""
+    x = as_tensor(x)
+    return apply(reduce.Min, x, axis=_axis_0d(x, axis, "min"), keepdims=keepdims)
+
+
+@renamed(dim="axis", keepdim="keepdims")
+def var(x: ArrayLike, axis: Axis = None, keepdims: bool = False, correction: int = 0) -> Tensor:
+    """Variance over ``axis``: sum((x - mean)²) / (n - correction) (``correction=0``: biased, as
+    BatchNorm uses). When n - correction <= 0 the divisor is clamped to 0, giving inf (or nan)
+    with a RuntimeWarning, as PyTorch."""
+    x = _floating(x)
+    axis = _axis_0d(x, axis, "var")
+    n = int(np.prod([x.shape[a] for a in normalize_axes(axis, x.ndim, "var")]))
     d = x - mean(x, axis=axis, keepdims=True)
-    n = x.size // mean(x, axis=axis, keepdims=keepdims).size
-    return sum(d * d, axis=axis, keepdims=keepdims) / (n - correction)
+    dof = n - correction
+    if dof <= 0:
+        warnings.warn(f"var: degrees of freedom <= 0 (n={n}, correction={correction}); "
+                      "the result is inf or nan", RuntimeWarning, stacklevel=2)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return sum(d * d, axis=axis, keepdims=keepdims) / 0.0
+    return sum(d * d, axis=axis, keepdims=keepdims) / dof
+
+
+def _arg(fn: Any, x: ArrayLike, axis: int | None, keepdims: bool, op: str) -> Tensor:
+    data = x.data if isinstance(x, Tensor) else np.asarray(x)
+    if data.size == 0:
+        raise ValueError(f"{op}: empty tensor of shape {data.shape}")
+    if axis is None:
+        out = np.asarray(fn(data))
+        if keepdims:
+            out = out.reshape((1,) * data.ndim)
+    else:
+        (ax,) = normalize_axes(axis, builtins.max(data.ndim, 1), op)
+        out = fn(data.reshape(-1) if data.ndim == 0 else data, axis=ax, keepdims=keepdims)
+        if data.ndim == 0:
+            out = out.reshape(())
+    return Tensor(np.asarray(out, dtype=np.int64))
+
+
+@renamed(dim="axis", keepdim="keepdims")
+def argmax(x: ArrayLike, axis: int | None = None, keepdims: bool = False) -> Tensor:
+    """Index of the first maximum along ``axis`` (flattened when None) as an int64 tensor (no grad).
+
+    NumPy-exact for every dtype (NaN counts as the maximum, as ``np.argmax``)."""
+    return _arg(np.argmax, x, axis, keepdims, "argmax")
+
+
+@renamed(dim="axis", keepdim="keepdims")
+def argmin(x: ArrayLike, axis: int | None = None, keepdims: bool = False) -> Tensor:
+    """Index of the first minimum along ``axis`` (flattened when None) as an int64 tensor (no grad)."""
+    return _arg(np.argmin, x, axis, keepdims, "argmin")
 
 
 # ---- shapes -------------------------------------------------------------------------------
@@ -174,6 +264,7 @@ def transpose(x: ArrayLike, axes: Sequence[int] | None = None) -> Tensor:
     return apply(shape_ops.Transpose, as_tensor(x), axes=None if axes is None else tuple(axes))
 
 
+@renamed(start_dim="start_axis", end_dim="end_axis")
 def flatten(x: ArrayLike, start_axis: int = 0, end_axis: int = -1) -> Tensor:
     """Merge axes start_axis..end_axis into one, e.g. (N, C, H, W) -> (N, C*H*W) with start_axis=1."""
     x = as_tensor(x)
@@ -185,8 +276,47 @@ def flatten(x: ArrayLike, start_axis: int = 0, end_axis: int = -1) -> Tensor:
     return reshape(x, new)
 
 
+def unsqueeze(x: ArrayLike, dim: int) -> Tensor:
+    """Insert a size-1 axis at ``dim`` (in [-ndim-1, ndim]), as ``torch.unsqueeze``."""
+    x = as_tensor(x)
+    (ax,) = normalize_axes(dim, x.ndim + 1, "unsqueeze")
+    return reshape(x, x.shape[:ax] + (1,) + x.shape[ax:])
+
+
+def squeeze(x: ArrayLike, dim: int | tuple[int, ...] | None = None) -> Tensor:
+    """Drop size-1 axes: all of them, or those in ``dim``. As PyTorch (not NumPy), a listed axis
+    whose size is not 1 is left alone rather than raising."""
+    x = as_tensor(x)
+    axes = normalize_axes(dim, x.ndim, "squeeze") if x.ndim else ()
+    new = tuple(s for i, s in enumerate(x.shape) if not (i in axes and s == 1))
+    return x if new == x.shape else reshape(x, new)
+
+
+def expand(x: ArrayLike, shape: Sequence[int]) -> Tensor:
+    """Broadcast ``x`` to ``shape`` (-1 keeps that axis's size; new axes go in front), as
+    ``torch.Tensor.expand``. The result is a read-only view; the gradient sums back over the
+    broadcast axes."""
+    x = as_tensor(x)
+    shape = tuple(int(s) for s in shape)
+    lead = len(shape) - x.ndim
+    if lead < 0:
+        raise ValueError(f"expand: shape {shape} has fewer dims than the tensor's {x.shape}")
+    full = tuple(x.shape[i - lead] if s == -1 and i >= lead else s for i, s in enumerate(shape))
+    try:
+        target = np.broadcast_shapes(x.shape, full)
+    except ValueError:
+        target = None
+    if target != full or any(s < 0 for s in full):
+        raise ValueError(f"expand: cannot expand shape {x.shape} to {shape}")
+    if full == x.shape:
+        return x
+    return apply(shape_ops.BroadcastTo, x, shape=full)  # a read-only view, as torch's expand
+
+
 def getitem(x: ArrayLike, index: Any) -> Tensor:
-    """``x[index]`` with basic slicing or integer-array indexing."""
+    """``x[index]`` with NumPy's indexing rules: basic (ints, slices, None, ...), integer and bool
+    arrays, and their mixtures (where NumPy moves advanced-index axes); repeated indices add up
+    their gradients."""
     if isinstance(index, Tensor):
         index = index.data
     elif isinstance(index, tuple):
@@ -196,19 +326,27 @@ def getitem(x: ArrayLike, index: Any) -> Tensor:
     return apply(shape_ops.GetItem, as_tensor(x), index=index)
 
 
+@renamed(dim="axis")
 def concatenate(tensors: Sequence[ArrayLike], axis: int = 0) -> Tensor:
-    """Join tensors along an existing axis."""
-    return apply(shape_ops.Concatenate, *[as_tensor(t) for t in tensors], axis=axis)
+    """Join tensors along an existing axis (``tc.cat`` is the same function)."""
+    ts = [as_tensor(t) for t in tensors]
+    if ts:  # checked here too: NumPy < 2 reads an axis >= 32 as axis=None and flattens silently
+        normalize_axes(axis, builtins.max(ts[0].ndim, 1), "concatenate")
+    return apply(shape_ops.Concatenate, *ts, axis=axis)
 
 
+cat = concatenate
+
+
+@renamed(dim="axis")
 def stack(tensors: Sequence[ArrayLike], axis: int = 0) -> Tensor:
-    """Join tensors along a new axis."""
+    """Join tensors along a new axis ``axis`` (in [-ndim-1, ndim]; others raise)."""
     ts = [as_tensor(t) for t in tensors]
     if not ts:
         raise ValueError("stack: needs at least one tensor")
     if len({t.shape for t in ts}) != 1:
         raise ValueError(f"stack: all shapes must match, got {[t.shape for t in ts]}")
-    ax = axis % (ts[0].ndim + 1)
+    (ax,) = normalize_axes(axis, ts[0].ndim + 1, "stack")
     return concatenate([reshape(t, t.shape[:ax] + (1,) + t.shape[ax:]) for t in ts], axis=ax)
 
 

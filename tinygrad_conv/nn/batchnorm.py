@@ -45,7 +45,7 @@ class _BatchNorm(Module):
         axes = (0,) + tuple(range(2, x.ndim))
         bshape = (1, C) + (1,) * (x.ndim - 2)
         if self.training or not self.track_running_stats:
-            n = x.size // C
+            n = x.numel() // C
             if self.training and n <= 1:
                 raise ValueError(f"{name}: need more than 1 value per channel when training, "
                                  f"got shape {x.shape}")

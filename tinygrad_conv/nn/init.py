@@ -1,7 +1,8 @@
 """Weight initialisation, PyTorch's formulas, filling Tensors (or ndarrays) in place.
 
-Every function takes ``rng``: a ``np.random.Generator``, an int seed, or None (fresh entropy),
-and returns its argument. dtype is kept (float32 stays float32).
+Every function takes ``rng``: a ``np.random.Generator``, an int seed, or None (the package's
+global generator, which ``tc.manual_seed`` reseeds), and returns its argument. dtype is kept
+(float32 stays float32).
 
 Fans follow PyTorch: for a weight of shape (out, in, *kernel), fan_in = in * prod(kernel) and
 fan_out = out * prod(kernel).
@@ -14,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from ..factories import default_generator
 from ..tensor import Tensor
 
 __all__ = [
@@ -25,8 +27,8 @@ RngLike = np.random.Generator | int | None
 
 
 def as_rng(rng: RngLike) -> np.random.Generator:
-    """A Generator from a Generator (returned as is), a seed, or None."""
-    return np.random.default_rng(rng)
+    """A Generator from a Generator (returned as is), a seed, or None (the global generator)."""
+    return default_generator() if rng is None else np.random.default_rng(rng)
 
 
 def _array(t: Tensor | np.ndarray) -> np.ndarray:

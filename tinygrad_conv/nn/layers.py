@@ -44,6 +44,13 @@ def _default_init(weight: Parameter, bias: Parameter | None, rng: np.random.Gene
         init.uniform_(bias, -bound, bound, rng=rng)
 
 
+def _to_param_dtype(x: Any, weight: Parameter) -> Tensor:
+    """Cast the input to the layer's dtype at the module boundary, so a float64 (or integer) batch
+    cannot silently turn a float32 network float64 (PyTorch raises instead; see coming-from.md)."""
+    x = x if isinstance(x, Tensor) else Tensor(x)
+    return x if x.dtype == weight.dtype else F.cast(x, weight.dtype)
+
+
 class Linear(Module):
     """y = x @ weight.T + bias.  x: (..., in_features) -> (..., out_features).
 
@@ -61,7 +68,7 @@ class Linear(Module):
         _default_init(self.weight, self.bias, init.as_rng(rng))
 
     def forward(self, x: Tensor) -> Tensor:
-        return F.linear(x, self.weight, self.bias)
+        return F.linear(_to_param_dtype(x, self.weight), self.weight, self.bias)
 
     def extra_repr(self) -> str:
         has_bias = self.bias is not None
@@ -103,7 +110,8 @@ class Conv2d(Module):
         _default_init(self.weight, self.bias, init.as_rng(rng))
 
     def forward(self, x: Tensor) -> Tensor:
-        return F.conv2d(x, self.weight, self.bias, stride=self.stride, padding=self.padding,
+        return F.conv2d(_to_param_dtype(x, self.weight), self.weight, self.bias, stride=self.stride,
+                        padding=self.padding,
                         dilation=self.dilation, groups=self.groups)
 
     def extra_repr(self) -> str:
@@ -209,7 +217,8 @@ class LogSoftmax(Softmax):
 
 class Dropout(Module):
     """Zero each element with probability p and scale the rest by 1/(1-p) while training;
-    identity in eval mode. Draws from its own Generator (``rng``: Generator, seed or None)."""
+    identity in eval mode. Draws from ``rng`` (Generator or seed), or with None from the global
+    generator that ``tc.manual_seed`` reseeds."""
 
     def __init__(self, p: float = 0.5, *, rng: RngLike = None) -> None:
         super().__init__()

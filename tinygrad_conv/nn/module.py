@@ -300,7 +300,7 @@ class Module:
             p.grad = None
 
     def num_parameters(self, trainable_only: bool = False) -> int:
-        return sum(p.size for p in self.parameters() if p.requires_grad or not trainable_only)
+        return sum(p.numel() for p in self.parameters() if p.requires_grad or not trainable_only)
 
     def to(self, dtype: Any) -> Module:
         """Convert floating parameters and buffers to ``dtype`` (e.g. float64 for gradcheck).

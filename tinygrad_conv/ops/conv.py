@@ -216,6 +216,11 @@ def _dx_per_offset(wm: np.ndarray, gt: np.ndarray, geo: ConvGeometry) -> np.ndar
     return _unpad(dxp, geo)
 
 
+def gt_cols(g: np.ndarray) -> int:
+    """Columns of an (N, O, Ho, Wo) gradient viewed as (O, Ho*Wo*N) (explicit: N may be 0)."""
+    return g.shape[0] * g.shape[2] * g.shape[3]
+
+
 @register("conv2d")
 class Conv2d(Op):
     """y[n, o] = sum_{c, i, j} w[o, c, i, j] * x_pad[n, g*Cg + c, s*h + d*i, s*w + d*j] (+ b[o]).
@@ -239,7 +244,7 @@ class Conv2d(Op):
         K = cols.shape[0] // G
         wm = w.reshape(G, O // G, K)
         # groups: one batched GEMM over the group axis (C is the leading axis of cols)
-        out = wm[0] @ cols if G == 1 else np.matmul(wm, cols.reshape(G, K, -1))
+        out = wm[0] @ cols if G == 1 else np.matmul(wm, cols.reshape(G, K, cols.shape[1]))
         out = out.reshape(O, Ho, Wo, N).transpose(3, 0, 1, 2)  # (N, O, Ho, Wo) view, no copy
         if b is not None:
             out += b.reshape(1, O, 1, 1)
@@ -313,13 +318,13 @@ class Conv2dInputGrad(Op):
         attrs = conv_attrs(stride, padding, dilation, groups)
         geo = conv_geometry(tuple(x_shape), w.shape, None, attrs)
         O, G = w.shape[0], attrs["groups"]
-        wm = w.reshape(G, O // G, -1)
+        wm = w.reshape(G, O // G, w[0].size)
         # (O, Ho, Wo, N): free when g has conv2d's output memory order (as elementwise ops keep it)
-        gt = g.transpose(1, 2, 3, 0).reshape(G, O // G, -1)
+        gt = g.transpose(1, 2, 3, 0).reshape(G, O // G, gt_cols(g))
         if use_per_offset_dx(geo, G, gt.shape[-1] * gt.itemsize):
             return _dx_per_offset(wm, gt, geo)
         dcols = np.matmul(wm.transpose(0, 2, 1), gt)  # (G, K, Ho*Wo*N)
-        return col2im(dcols.reshape(-1, dcols.shape[-1]), geo)
+        return col2im(dcols.reshape(dcols.shape[0] * dcols.shape[1], dcols.shape[2]), geo)
 
     @staticmethod
     def vjp(ctx, gx):
@@ -350,8 +355,8 @@ class Conv2dWeightGrad(Op):
         if cols is None:
             cols = im2col(x, geo)
         O, G = w_shape[0], attrs["groups"]
-        gt = g.transpose(1, 2, 3, 0).reshape(G, O // G, -1)
-        c3 = cols.reshape(G, cols.shape[0] // G, -1)
+        gt = g.transpose(1, 2, 3, 0).reshape(G, O // G, gt_cols(g))
+        c3 = cols.reshape(G, cols.shape[0] // G, cols.shape[1])
         return np.matmul(gt, c3.transpose(0, 2, 1)).reshape(w_shape)
 
     @staticmethod
@@ -376,7 +381,7 @@ class ChannelSum(Op):
 
     @staticmethod
     def forward(ctx, g):
-        gc = g.transpose(1, 2, 3, 0).reshape(g.shape[1], -1)
+        gc = g.transpose(1, 2, 3, 0).reshape(g.shape[1], gt_cols(g))
         return gc @ np.ones(gc.shape[1], dtype=g.dtype)
 
     @staticmethod

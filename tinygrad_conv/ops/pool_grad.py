@@ -46,7 +46,8 @@ class MaxPool2dGrad(Op):
         geo, f, masks = state
         g = f.to_frame(g)
         if isinstance(masks, tuple):  # the exactly tiling fast path
-            dx = _tiled_backward(g, *masks, geo)
+            row_masks, col_masks = masks
+            dx = _tiled_backward(g, row_masks, col_masks, geo)
         else:
             dxp = _grad_buffer(_in_frame(tuple(x_shape), f), g.dtype, geo, f)
             # disjoint windows: each input gets at most one part, assign; overlapping ones: add

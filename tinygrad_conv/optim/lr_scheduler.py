@@ -13,7 +13,17 @@ from typing import Any
 
 from .optimizer import Optimizer
 
-__all__ = ["LRScheduler", "StepLR", "CosineAnnealingLR"]
+__all__ = ["LRScheduler", "StepLR", "CosineAnnealingLR", "cosine_lr"]
+
+
+def cosine_lr(t: float, base_lr: float, T_max: float, eta_min: float = 0.0) -> float:
+    """The cosine schedule at position ``t`` (epochs, may be fractional):
+    ``eta_min + (base_lr - eta_min) * (1 + cos(pi * t / T_max)) / 2``; past ``T_max`` it rises again,
+    as PyTorch's closed form does.
+
+    ``CosineAnnealingLR`` uses it per epoch; ``tinygrad-conv train --schedule cosine`` per batch.
+    """
+    return eta_min + (base_lr - eta_min) * (1 + math.cos(math.pi * t / T_max)) / 2
 
 
 class LRScheduler:
@@ -91,4 +101,4 @@ class CosineAnnealingLR(LRScheduler):
         super().__init__(optimizer)
 
     def lr_at(self, epoch: int) -> float:
-        return self.eta_min + (self.base_lr - self.eta_min) * (1 + math.cos(math.pi * epoch / self.T_max)) / 2
+        return cosine_lr(epoch, self.base_lr, self.T_max, self.eta_min)

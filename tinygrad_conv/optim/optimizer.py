@@ -71,6 +71,7 @@ class Optimizer:
         for i, p in enumerate(self.params):
             if p.grad is not None:
                 self._update(p.data, p.grad, self.state[i])
+                p._bump_version()  # a graph recorded before the step must not backpropagate
 
     def _update(self, w: np.ndarray, g: np.ndarray, st: dict[str, Any]) -> None:
         raise NotImplementedError

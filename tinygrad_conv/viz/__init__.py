@@ -2,7 +2,8 @@
 
 Computation graphs (Graphviz): ``to_dot`` (a ``graphviz.Digraph``), ``render`` (svg/png/pdf/dot
 files), ``to_json`` (plain data), ``retain_all_grads`` (call before backward so ``show_grads``
-can colour ops), ``write_model_graph`` (a model's graph in one call).
+can colour ops). They read a graph already recorded; to record a model's graph and draw it in
+one call use ``tinygrad_conv.run.write_model_graph`` (it runs the model, so it lives above ``viz``).
 
 Pictures of a trained CNN (matplotlib, PNG): ``plot_filters``, ``plot_filter_summary``,
 ``plot_feature_maps``, ``plot_saliency``, ``plot_layer_norms``, ``plot_confusion_matrix``,
@@ -15,11 +16,11 @@ their own modules and import it themselves).
 
 from .graph import retain_all_grads, to_json, walk
 from .graph_dot import to_dot
-from .graph_render import GraphvizNotFoundError, model_graph_root, render, write_model_graph
+from .graph_render import GraphvizNotFoundError, render
 
 _PICTURES = (
     "plot_filters", "plot_filter_summary", "plot_feature_maps", "plot_saliency", "plot_layer_norms",
-    "plot_confusion_matrix", "plot_explain_conv_output", "capture_activations", "saliency",
+    "plot_confusion_matrix", "plot_curves", "plot_explain_conv_output", "capture_activations", "saliency",
     "explain_conv_output", "ConvExplanation", "confusion_matrix", "layer_norms", "LayerNormLogger",
     "save_run_pictures",
 )
@@ -35,6 +36,5 @@ def __getattr__(name: str):
 
 
 __all__ = [
-    "to_dot", "render", "to_json", "retain_all_grads", "walk", "write_model_graph",
-    "model_graph_root", "GraphvizNotFoundError", *_PICTURES,
+    "to_dot", "render", "to_json", "retain_all_grads", "walk", "GraphvizNotFoundError", *_PICTURES,
 ]

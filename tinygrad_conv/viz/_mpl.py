@@ -1,77 +1,60 @@
-"""Shared plumbing for the matplotlib pictures: lazy Agg import and atomic PNG saving.
+"""Shared plumbing for the matplotlib pictures: figures on the Agg canvas and atomic PNG saving.
 
 matplotlib is imported only when a picture is drawn, so ``import tinygrad_conv.viz`` works
-without it; the Agg backend is selected so no display is ever needed.
+without it. Every figure is a ``matplotlib.figure.Figure`` with its own Agg canvas: no pyplot
+state, no global backend switch, nothing left open in a notebook's figure manager.
 """
 
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from .._files import atomic_open, atomic_write_text
+
 DPI = 80
-_UMASK = os.umask(0o022)  # read once at import (os.umask can only be read by setting it)
-os.umask(_UMASK)
+MISSING = "pictures need matplotlib: pip install 'tinygrad-conv[viz]'"
 
 
-def pyplot() -> Any:
-    """Return ``matplotlib.pyplot`` configured for headless (Agg) rendering."""
+def require_matplotlib() -> None:
+    """Raise ImportError (saying how to install it) when matplotlib, the ``viz`` extra, is missing."""
     try:
-        import matplotlib
+        import matplotlib  # noqa: F401
     except ImportError as e:  # pragma: no cover - depends on the environment
-        raise ImportError("pictures need matplotlib: pip install 'tinygrad-conv[viz]'") from e
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    return plt
+        raise ImportError(MISSING) from e
 
 
-def _publish(tmp: str, path: Path) -> None:
-    """Give the temp file ordinary permissions (mkstemp makes it 0600) and rename it into place."""
-    os.chmod(tmp, 0o666 & ~_UMASK)
-    os.replace(tmp, path)
+def figure(**kwargs: Any) -> Any:
+    """A new ``Figure`` (``kwargs`` as for ``Figure``, e.g. ``figsize``) attached to an Agg canvas."""
+    require_matplotlib()
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(**kwargs)
+    FigureCanvasAgg(fig)
+    return fig
 
 
-def save_figure(fig: Any, path: str | os.PathLike, dpi: int = DPI) -> Path:
+def save_figure(fig: Any, path: str | os.PathLike, dpi: int = DPI, tight: bool = True) -> Path:
     """Save ``fig`` as PNG at ``path`` atomically (temp file in the same folder, then rename).
 
-    The figure is closed afterwards. Returns the final path.
+    Returns the final path; ``tight`` trims the margins (``bbox_inches='tight'``).
     """
-    plt = pyplot()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            fig.savefig(f, format="png", dpi=dpi, bbox_inches="tight")
-        _publish(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    finally:
-        plt.close(fig)
+    with atomic_open(path) as f:
+        fig.savefig(f, format="png", dpi=dpi, **({"bbox_inches": "tight"} if tight else {}))
     return path
 
 
 def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
-    """Write ``text`` (UTF-8) to ``path`` atomically."""
+    """Write ``text`` (UTF-8) to ``path`` atomically, creating the folder if needed."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        _publish(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+    return atomic_write_text(path, text)
 
 
 def grid_shape(n: int, max_cols: int = 8) -> tuple[int, int]:

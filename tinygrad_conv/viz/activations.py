@@ -12,7 +12,7 @@ import numpy as np
 from ..autograd import no_grad
 from ..nn import AvgPool2d, Conv2d, MaxPool2d, Module
 from ..tensor import Tensor
-from ._mpl import as_image, cmap_with_bad, label_tiles, mosaic, pyplot, save_figure
+from ._mpl import as_image, cmap_with_bad, figure, label_tiles, mosaic, save_figure
 
 DEFAULT_TYPES: tuple[type, ...] = (Conv2d, MaxPool2d, AvgPool2d)
 
@@ -67,7 +67,6 @@ def plot_feature_maps(
     each channel's map has its own colour scale (grey, bright = high), at most ``max_channels``
     per layer. Raises ValueError when the model has no conv/pool layer. Returns ``path``.
     """
-    plt = pyplot()
     image = np.asarray(image)
     if image.ndim != 3:
         raise ValueError(f"plot_feature_maps: image must be (C, H, W), got shape {image.shape}")
@@ -80,7 +79,7 @@ def plot_feature_maps(
     blocks = [(n, mosaic(a[0][:max_channels], cols, normalize=True), a.shape) for n, a in acts.items()]
     width = 7.0
     heights = [1.8] + [width * m.shape[0] / m.shape[1] + 0.45 for _, m, _ in blocks]
-    fig = plt.figure(figsize=(width, sum(heights)))
+    fig = figure(figsize=(width, sum(heights)))
     gs = fig.add_gridspec(len(heights), 1, height_ratios=heights, hspace=0.35)
     ax = fig.add_subplot(gs[0])
     ax.imshow(as_image(image), cmap="gray", interpolation="nearest")

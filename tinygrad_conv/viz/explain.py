@@ -14,8 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ..nn import Conv2d, Module
-from ..ops.conv import conv_attrs, conv_geometry
-from ._mpl import pyplot, save_figure, symmetric_limit
+from ._mpl import figure, save_figure, symmetric_limit
 from .activations import _param_dtype, capture_activations
 
 
@@ -91,18 +90,17 @@ def explain_conv_output(
         raise ValueError(f"explain_conv_output: position {position} outside the output map {Ho}x{Wo}")
 
     w = np.asarray(conv.weight.data, dtype=np.float64)[out_channel]  # (Cg, kh, kw)
-    geo = conv_geometry((1, *inp.shape), conv.weight.shape, None,
-                        conv_attrs(conv.stride, conv.padding, conv.dilation, conv.groups))
-    top, _, left, _ = geo.pads
-    (sh, sw), (dh, dw) = geo.stride, geo.dilation
-    rows = y * sh - top + dh * np.arange(geo.kh)
-    cols = x * sw - left + dw * np.arange(geo.kw)
+    kh, kw = w.shape[1:]
+    (sh, sw), (dh, dw) = _pair(conv.stride), _pair(conv.dilation)
+    top, left = _leading_pads(conv.padding, (kh, kw), (dh, dw))
+    rows = y * sh - top + dh * np.arange(kh)
+    cols = x * sw - left + dw * np.arange(kw)
     cg = w.shape[0]
     group = out_channel // (O // conv.groups)
     chans = np.arange(group * cg, (group + 1) * cg)
     H, W = inp.shape[1:]
     inside = (rows[:, None] >= 0) & (rows[:, None] < H) & (cols[None, :] >= 0) & (cols[None, :] < W)
-    patch = np.zeros((cg, geo.kh, geo.kw))
+    patch = np.zeros((cg, kh, kw))
     rr, cc = np.clip(rows, 0, H - 1), np.clip(cols, 0, W - 1)
     patch[:] = np.where(inside, inp[chans][:, rr][:, :, cc], 0.0)  # zero padding outside the input
     products = patch * w
@@ -112,6 +110,24 @@ def explain_conv_output(
         patch=patch, weights=w, products=products, bias=bias, value=float(products.sum()) + bias,
         actual=float(out[out_channel, y, x]), layer_input=inp, layer_output=out,
     )
+
+
+def _pair(v: int | tuple[int, int]) -> tuple[int, int]:
+    return (v, v) if isinstance(v, int) else (int(v[0]), int(v[1]))
+
+
+def _leading_pads(padding: int | tuple[int, int] | str, k: tuple[int, int],
+                  d: tuple[int, int]) -> tuple[int, int]:
+    """Zero rows above and columns left of the input for ``Conv2d.padding`` (PyTorch's rules: 'same'
+    puts the odd extra row/column at the bottom/right)."""
+    if padding == "valid":
+        return 0, 0
+    if padding == "full":
+        return d[0] * (k[0] - 1), d[1] * (k[1] - 1)
+    if padding == "same":
+        return d[0] * (k[0] - 1) // 2, d[1] * (k[1] - 1) // 2
+    assert not isinstance(padding, str)
+    return _pair(padding)
 
 
 def _annotated(ax, a: np.ndarray, title: str, cmap: str, lim: float | None) -> None:
@@ -139,11 +155,10 @@ def plot_explain_conv_output(
     most) the input patch, the filter weights and their elementwise product; the title states
     sum of products + bias = value and the model's own output. Returns (path, explanation).
     """
-    plt = pyplot()
     e = explain_conv_output(model, image, layer, out_channel, position)
     contrib = e.products.sum(axis=(1, 2))
     order = np.argsort(-np.abs(contrib))[:max_channels]
-    fig = plt.figure(figsize=(8.4, 2.9 * (1 + len(order))))
+    fig = figure(figsize=(8.4, 2.9 * (1 + len(order))))
     gs = fig.add_gridspec(1 + len(order), 3)
 
     ax = fig.add_subplot(gs[0, 0])

@@ -11,10 +11,10 @@ from ..nn import Conv2d, Linear, Module
 from ._mpl import (
     as_image,
     cmap_with_bad,
+    figure,
     grid_shape,
     label_tiles,
     mosaic,
-    pyplot,
     save_figure,
     symmetric_limit,
 )
@@ -61,7 +61,6 @@ def plot_filters(
     positive, blue = negative), so tiles can be compared; 3-channel filters are shown as RGB,
     others as their mean over input channels. Returns ``path``.
     """
-    plt = pyplot()
     name, w = first_layer_filters(model, image_shape)
     w = w[:max_filters]
     o, c, kh, kw = w.shape
@@ -69,7 +68,8 @@ def plot_filters(
     title = f"{name}: {w.shape[0]} filters, each {c}x{kh}x{kw}"
     if c == 3:  # colour filters: one Axes per tile, each rescaled to RGB
         rows = grid_shape(o, 8)[0]
-        fig, axes = plt.subplots(rows, cols, figsize=(1.1 * cols, 1.1 * rows + 0.4), squeeze=False)
+        fig = figure(figsize=(1.1 * cols, 1.1 * rows + 0.4))
+        axes = fig.subplots(rows, cols, squeeze=False)
         for k, ax in enumerate(axes.flat):
             ax.set_axis_off()
             if k < o:
@@ -80,8 +80,8 @@ def plot_filters(
     tiles = w[:, 0] if c == 1 else w.mean(axis=1)
     lim = symmetric_limit(tiles)
     img = mosaic(tiles, cols)
-    fig, ax = plt.subplots(figsize=(min(9.0, 0.9 * cols + 1.4),
-                                    0.9 * img.shape[0] / img.shape[1] * cols + 0.6))
+    fig = figure(figsize=(min(9.0, 0.9 * cols + 1.4), 0.9 * img.shape[0] / img.shape[1] * cols + 0.6))
+    ax = fig.subplots()
     im = ax.imshow(img, cmap=cmap_with_bad("RdBu_r"), vmin=-lim, vmax=lim, interpolation="nearest")
     label_tiles(ax, o, kh, kw, cols)
     ax.set_axis_off()
@@ -105,11 +105,10 @@ def plot_filter_summary(model: Module, path: str | os.PathLike, max_channels: in
     channels (up to ``max_channels``), the spatial pattern it looks for on average.
     Raises ValueError when the model has fewer than two conv layers.
     """
-    plt = pyplot()
     convs = conv_layers(model)[1:]
     if not convs:
         raise ValueError(f"plot_filter_summary: {type(model).__name__} has no conv layer after the first")
-    fig = plt.figure(figsize=(9, 3.2 * len(convs)))
+    fig = figure(figsize=(9, 3.2 * len(convs)))
     subfigs = np.atleast_1d(fig.subfigures(len(convs), 1))
     for sf, (name, conv) in zip(subfigs, convs):
         w = np.asarray(conv.weight.data)

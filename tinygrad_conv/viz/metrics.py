@@ -1,4 +1,4 @@
-"""Training pictures: per-layer gradient and weight norms over epochs, and the confusion matrix."""
+"""Training pictures: learning curves, per-layer gradient and weight norms, the confusion matrix."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import csv
 import math
 import os
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +14,7 @@ import numpy as np
 from ..autograd import no_grad
 from ..nn import Module
 from ..tensor import Tensor
-from ._mpl import pyplot, save_figure, write_text_atomic
+from ._mpl import figure, save_figure, write_text_atomic
 
 GRAD_PREFIX = "grad_norm/"
 WEIGHT_PREFIX = "weight_norm/"
@@ -123,7 +123,6 @@ def plot_layer_norms(metrics_csv: str | os.PathLike, path: str | os.PathLike) ->
     the x axis is the ``epoch`` column when present, else the row number. Log scale: layers whose
     gradients are orders of magnitude apart (vanishing / exploding) stand out. Returns ``path``.
     """
-    plt = pyplot()
     cols = read_metrics(metrics_csv)
     groups = [(p, [k for k in cols if k.startswith(p)]) for p in (GRAD_PREFIX, WEIGHT_PREFIX)]
     groups = [(p, ks) for p, ks in groups if ks]
@@ -135,7 +134,8 @@ def plot_layer_norms(metrics_csv: str | os.PathLike, path: str | os.PathLike) ->
     xname = "epoch" if "epoch" in cols else "row"
     n = len(next(iter(cols.values())))
     x = cols["epoch"] if "epoch" in cols else np.arange(1, n + 1, dtype=float)
-    fig, axes = plt.subplots(1, len(groups), figsize=(5.2 * len(groups), 3.6), squeeze=False)
+    fig = figure(figsize=(5.2 * len(groups), 3.6))
+    axes = fig.subplots(1, len(groups), squeeze=False)
     for ax, (prefix, keys) in zip(axes[0], groups):
         for k in keys:
             y = cols[k]
@@ -149,6 +149,32 @@ def plot_layer_norms(metrics_csv: str | os.PathLike, path: str | os.PathLike) ->
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
     return save_figure(fig, path)
+
+
+def plot_curves(history: Sequence[Mapping[str, float]], path: str | os.PathLike) -> Path:
+    """Loss and accuracy per epoch, train and test, from a run's history (one dict per epoch with
+    ``epoch``, ``train_loss``, ``train_acc``, ``test_loss``, ``test_acc``: ``fit``'s return value
+    or ``Checkpoint.history``) to a PNG, atomically. Returns ``path``."""
+    if not history:
+        raise ValueError("plot_curves: the history is empty (no completed epoch)")
+    ep = [r["epoch"] for r in history]
+    fig = figure(figsize=(8, 3))
+    from matplotlib.ticker import MaxNLocator  # after figure(): it says how to install matplotlib
+
+    # fixed margins instead of tight_layout, which costs an extra full draw
+    fig.subplots_adjust(left=0.08, right=0.98, bottom=0.16, top=0.95, wspace=0.25)
+    ax_loss, ax_acc = fig.subplots(1, 2)
+    for ax, key, label in ((ax_loss, "loss", "cross-entropy loss"), (ax_acc, "acc", "accuracy")):
+        for split, style in (("train", "o-"), ("test", "s--")):
+            vals = [r[f"{split}_{key}"] for r in history]
+            if not np.isnan(vals).all():
+                ax.plot(ep, vals, style, label=split)
+        ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    return save_figure(fig, path, dpi=90, tight=False)
 
 
 def predict(model: Module, x: np.ndarray, batch_size: int = 500) -> np.ndarray:
@@ -189,7 +215,6 @@ def plot_confusion_matrix(
 
     Rows are true classes, columns predictions; the title gives the accuracy. Returns ``path``.
     """
-    plt = pyplot()
     y = np.asarray(y).astype(np.int64)
     pred = predict(model, x)
     k = num_classes or (len(class_names) if class_names
@@ -197,7 +222,8 @@ def plot_confusion_matrix(
     cm = confusion_matrix(y, pred, k)
     names = list(class_names) if class_names else [str(i) for i in range(k)]
     acc = float(np.trace(cm)) / max(1, len(y))
-    fig, ax = plt.subplots(figsize=(5.4, 4.8))
+    fig = figure(figsize=(5.4, 4.8))
+    ax = fig.subplots()
     im = ax.imshow(cm, cmap="Blues", interpolation="nearest")
     fig.colorbar(im, ax=ax, shrink=0.8)
     thresh = cm.max() / 2 if cm.size else 0

@@ -7,6 +7,7 @@
 ``plot_saliency``          d(class score)/d(pixels) from the tape, beside the image
 ``plot_layer_norms``       per-layer gradient and weight norms over training
 ``plot_confusion_matrix``  test-set confusion matrix
+``plot_curves``            loss and accuracy per epoch, train and test
 ``plot_explain_conv_output``  one conv output = sum(input patch * filter) + bias
 =========================  ===========================================================
 
@@ -23,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from ..nn import Module
-from ._mpl import pyplot
+from ._mpl import require_matplotlib
 from .activations import capture_activations, plot_feature_maps
 from .explain import ConvExplanation, explain_conv_output, plot_explain_conv_output
 from .filters import conv_layers, filter_norms, first_layer_filters, plot_filter_summary, plot_filters
@@ -32,6 +33,7 @@ from .metrics import (
     confusion_matrix,
     layer_norms,
     plot_confusion_matrix,
+    plot_curves,
     plot_layer_norms,
     predict,
     read_metrics,
@@ -40,7 +42,7 @@ from .saliency import plot_saliency, saliency
 
 __all__ = [
     "plot_filters", "plot_filter_summary", "plot_feature_maps", "plot_saliency", "plot_layer_norms",
-    "plot_confusion_matrix", "plot_explain_conv_output", "capture_activations", "saliency",
+    "plot_confusion_matrix", "plot_curves", "plot_explain_conv_output", "capture_activations", "saliency",
     "explain_conv_output", "ConvExplanation", "confusion_matrix", "predict", "layer_norms",
     "LayerNormLogger", "read_metrics", "conv_layers", "filter_norms", "first_layer_filters",
     "save_run_pictures",
@@ -57,7 +59,7 @@ def save_run_pictures(model: Module, image: np.ndarray, out_dir: str | os.PathLi
     out = Path(out_dir)
     written = []
     try:
-        pyplot()
+        require_matplotlib()
     except ImportError:  # matplotlib is the optional `viz` extra: no pictures, training still finishes
         return []
     image = np.asarray(image)

@@ -12,7 +12,7 @@ import numpy as np
 from ..autograd import enable_grad
 from ..nn import Module
 from ..tensor import Tensor
-from ._mpl import as_image, pyplot, save_figure
+from ._mpl import as_image, figure, save_figure
 
 
 @contextlib.contextmanager
@@ -79,13 +79,13 @@ def plot_saliency(
     image: (C, H, W). ``target`` picks the class score to explain (default: the predicted class);
     ``label`` (the true class) only goes into the title. Returns ``path``.
     """
-    plt = pyplot()
     grad, t, logits = saliency(model, image, target)
     names = class_names or [str(i) for i in range(len(logits))]
     mag = np.abs(grad).max(axis=0)
     signed = grad.sum(axis=0)
     lim = float(np.abs(signed).max()) or 1.0
-    fig, axes = plt.subplots(1, 3, figsize=(9, 3.4))
+    fig = figure(figsize=(9, 3.4))
+    axes = fig.subplots(1, 3)
     title = f"input, predicted {names[int(np.argmax(logits))]}"
     if label is not None:
         title += f", true {names[int(label)]}"
