@@ -12,8 +12,8 @@ from typing import Any
 import numpy as _np
 
 from . import autodiff, functional
-from ._workspace import empty_cache
 from . import ops as _ops  # noqa: F401  (registers every op)
+from ._workspace import empty_cache
 from .autograd import (
     AnomalyError,
     detect_anomaly,

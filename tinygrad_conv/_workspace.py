@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 DEFAULT_MB = 256
+MIN_BYTES = 64 << 10  # smaller buffers come from malloc's own free lists, as fast
 
 
 def _limit_bytes() -> int:
@@ -61,7 +62,7 @@ class Workspace:
         dtype = np.dtype(dtype)
         shape = tuple(int(s) for s in shape)
         nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-        if self._sole is None or nbytes > self.limit or nbytes < (64 << 10):
+        if self._sole is None or nbytes > self.limit or nbytes < MIN_BYTES:
             self.misses += 1
             return np.zeros(shape, dtype) if zero or tag.endswith("pad") else np.empty(shape, dtype)
         key = (tag, shape, dtype.str)

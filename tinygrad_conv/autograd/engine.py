@@ -9,8 +9,8 @@ be differentiated again; otherwise the VJPs run untracked and cost what plain Nu
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 import sys
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
