@@ -78,6 +78,10 @@ class Workspace:
                             buf.fill(0)
                         return buf
             self.misses += 1
+            # allocate and free one block of this size first: that is what lets glibc raise its
+            # adaptive mmap threshold (a kept buffer is never freed), so the ops' other big
+            # temporaries keep coming from the heap instead of fresh, page-faulting mmaps
+            np.empty(nbytes, np.uint8)
             buf = np.zeros(shape, dtype)
             self._evict(self.limit - nbytes)
             if self._bytes + nbytes <= self.limit:
