@@ -1,6 +1,6 @@
 """CNN primitives, forward + backward, ours vs PyTorch CPU (float32, median of several runs).
 
-Usage: python benchmarks/bench_ops.py [--repeat 15] [--only conv|pool|xent]
+Usage: python benchmarks/bench_ops.py [--repeat 15] [--only conv|pool|xent|convt|interp]
 
 Every case computes all gradients (input, weight, bias). PyTorch runs with as many threads as our
 BLAS (OpenBLAS) uses; NumPy's elementwise work is single-threaded. The upstream gradient is
@@ -39,6 +39,19 @@ POOL_CASES = [
     ("max_pool2d 2x2 (64,64,14,14)", (64, 64, 14, 14)),
 ]
 XENT_CASES = [("cross_entropy (64,10)", 64, 10), ("cross_entropy (256,1000)", 256, 1000)]
+# issue 12: (label, N, C_in, C_out, H, W, k, stride, padding, output_padding)
+CONVT_CASES = [
+    ("convT 32->16 14x14 k2 s2", 32, 32, 16, 14, 14, 2, 2, 0, 0),
+    ("convT 64->32 7x7 k4 s2 p1", 64, 64, 32, 7, 7, 4, 2, 1, 0),
+    ("convT 16->8 14x14 k3 s2 p1 op1", 32, 16, 8, 14, 14, 3, 2, 1, 1),
+]
+# (label, input shape, interpolate keyword arguments)
+INTERP_CASES = [
+    ("nearest x2 (32,32,28,28)", (32, 32, 28, 28), {"scale_factor": 2, "mode": "nearest"}),
+    ("bilinear x2 (32,32,28,28)", (32, 32, 28, 28), {"scale_factor": 2, "mode": "bilinear"}),
+    ("bilinear ac 28->20 (32,32)", (32, 32, 28, 28), {"size": (20, 20), "mode": "bilinear",
+                                                      "align_corners": True}),
+]
 
 
 def blas_threads() -> int:
@@ -138,12 +151,27 @@ def cases(torch: Any, which: str | None) -> Iterator[tuple[str, Step, Step | Non
             theirs = None if tf is None else torch_step(torch, lambda z, t: tf.cross_entropy(z, t),
                                                         [z.data], (t,))
             yield label, ours, theirs
+    if which in (None, "convt"):
+        for label, n, ci, co, h, w, k, s, p, op in CONVT_CASES:
+            leaves = [_leaf(rng, n, ci, h, w), _leaf(rng, ci, co, k, k), _leaf(rng, co)]
+            kw = {"stride": s, "padding": p, "output_padding": op}
+            ours = ours_step(lambda x, wt, b, kw=kw: F.conv_transpose2d(x, wt, b, **kw), leaves)
+            theirs = None if tf is None else torch_step(
+                torch, lambda x, wt, b, kw=kw: tf.conv_transpose2d(x, wt, b, **kw), [t.data for t in leaves])
+            yield label, ours, theirs
+    if which in (None, "interp"):
+        for label, shape, kw in INTERP_CASES:
+            leaves = [_leaf(rng, *shape)]
+            ours = ours_step(lambda x, kw=kw: F.interpolate(x, **kw), leaves)
+            theirs = None if tf is None else torch_step(torch, lambda x, kw=kw: tf.interpolate(x, **kw),
+                                                        [leaves[0].data])
+            yield label, ours, theirs
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=15)
-    ap.add_argument("--only", choices=["conv", "pool", "xent"])
+    ap.add_argument("--only", choices=["conv", "pool", "xent", "convt", "interp"])
     args = ap.parse_args()
     threads = blas_threads()
     try:

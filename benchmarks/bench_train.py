@@ -148,7 +148,7 @@ def accuracy(epochs: int, out_root: str, **hp) -> None:
     """seed_cnn for ``epochs`` on each dataset; ``hp`` (lr, batch_size, ...: None = CLI default) to all."""
     from tinygrad_conv.checkpoint import load_checkpoint
     from tinygrad_conv.data import find_dataset
-    from tinygrad_conv.train import run_train
+    from tinygrad_conv.run import run_train
 
     runs = [("fashion-mnist", 0.91), ("mnist-sample", 0.97)]
     if find_dataset("mnist") is not None:

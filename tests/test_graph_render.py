@@ -54,7 +54,10 @@ def test_hostile_names_render_with_dot(name, tmp_path):
 
 
 # ---- rendering ------------------------------------------------------------------------------------
-MAGIC = [(".svg", b"<?xml"), (".png", b"\x89PNG\r\n\x1a\n"), (".pdf", b"%PDF"), (".dot", b"digraph")]
+MAGIC = [pytest.param(".svg", b"<?xml", marks=needs_dot),
+         pytest.param(".png", b"\x89PNG\r\n\x1a\n", marks=needs_dot),
+         pytest.param(".pdf", b"%PDF", marks=needs_dot),
+         (".dot", b"digraph")]  # .dot needs no Graphviz
 
 
 @pytest.mark.parametrize("suffix,magic", MAGIC)
@@ -214,3 +217,40 @@ def test_cli_graph(tmp_path, capsys):
     np.savez(tmp_path / "raw.npz", **{f"model.{k}": v for k, v in model.state_dict().items()})
     assert cli_main(["graph", "--checkpoint", str(tmp_path / "raw.npz"), "--out", str(out)]) == 2
     assert "format 'missing'" in capsys.readouterr().err  # the format check is no longer skipped
+
+
+def _fan_in(steps: int):
+    """One leaf feeds every step: y = x * x * x ... (the shape that made dot hang)."""
+    x = tg.Tensor(np.ones(3, np.float32), requires_grad=True, name="x")
+    y = x
+    for _ in range(steps):
+        y = y * x
+    return y.sum()
+
+
+def test_dense_fan_in_is_capped_for_dot():
+    from collections import Counter
+
+    from tinygrad_conv.viz.graph_dot import MAX_FANOUT
+
+    src = to_dot(_fan_in(400), max_nodes=150).source
+    edges = [ln.split("->") for ln in src.splitlines() if "->" in ln]
+    fan = Counter(a.strip() for a, _ in edges)
+    assert max(fan.values()) <= MAX_FANOUT  # the leaf keeps 8 edges; its other uses get short edges
+    assert len(edges) <= 2 * 150 + 1 and "more nodes not shown (max_nodes=150)" in src
+    assert src.count("_use") >= 140  # every further use is still drawn, as a copy of x beside it
+
+
+@needs_dot
+def test_dense_fan_in_renders_quickly_and_dot_has_a_timeout(tmp_path):
+    import time
+
+    loss = _fan_in(600)
+    t0 = time.perf_counter()
+    assert render(loss, tmp_path / "g.svg").stat().st_size > 0  # hung for minutes before the cap
+    assert time.perf_counter() - t0 < 60
+    with pytest.raises(RuntimeError, match=r"^render: dot -Tsvg did not finish within 0.001 s on a graph of "
+                                           r"about \d+ nodes and \d+ edges; draw less with collapse="):
+        render(loss, tmp_path / "h.svg", timeout=0.001)
+    assert not (tmp_path / "h.svg").exists()
+    assert not [f for f in tmp_path.iterdir() if f.name.endswith(".tmp")]

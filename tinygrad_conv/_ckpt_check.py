@@ -17,7 +17,7 @@ import numpy as np
 
 from ._npz import NpzError, NpzMember, NpzReader, _one_line, _short
 
-__all__ = ["CheckpointError", "read_checkpoint_arrays", "MAX_CHECKPOINT_BYTES"]
+__all__ = ["CheckpointError", "read_checkpoint_arrays", "read_model_name", "MAX_CHECKPOINT_BYTES"]
 
 #: default ``max_bytes`` of ``load_checkpoint``: all declared array data together
 #: (a seed CNN checkpoint holds ~0.1 MB)
@@ -177,6 +177,20 @@ def read_checkpoint_arrays(path: Any, *, fmt: str, metrics: Sequence[str], model
             return _read_all(r, fmt, metrics, model, allow_nonfinite, config_types, max_bytes)
     except (NpzError, _Bad) as e:
         raise CheckpointError(f"load_checkpoint: {path}: {e}") from None
+
+
+def read_model_name(path: Any) -> str | None:
+    """``config.model`` of a checkpoint, read alone (a short scalar string), or None when the file
+    has none or cannot be read: ``read_checkpoint_arrays`` then says what is wrong with it. Lets a
+    caller build the model first and check every array against it before reading."""
+    try:
+        with NpzReader(path) as r:
+            m = r.members.get("config.model")
+            if m is None or m.dtype.kind != "U" or m.shape != () or m.nbytes > 1024:
+                return None
+            return str(r.read("config.model"))
+    except (NpzError, OSError):
+        return None
 
 
 def _read_all(r: NpzReader, fmt: str, metrics: Sequence[str], model: Any, allow_nonfinite: bool,

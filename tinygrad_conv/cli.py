@@ -16,7 +16,7 @@ import argparse
 import contextlib
 import os
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 MODELS = ["seed_cnn", "lenet5", "mlp"]
@@ -70,7 +70,7 @@ def _cmd_graph(args: argparse.Namespace) -> int:
 def _cmd_train(args: argparse.Namespace) -> int:
     from .run.training import run_train
 
-    skip = ("command", "func", "threads")
+    skip = ("command", "func", "threads", "debug")
     run_train(**{k: v for k, v in vars(args).items() if k not in skip})
     return 0
 
@@ -117,6 +117,9 @@ def _common() -> argparse.ArgumentParser:
     c.add_argument("--threads", type=_positive_int, metavar="N",
                    help="BLAS threads for this command (default: the BLAS library's own choice, usually "
                         "one per core; fewer is faster on a busy machine)")
+    c.add_argument("--debug", action="store_true",
+                   help="on failure show the full traceback instead of one line; also "
+                        "TINYGRAD_CONV_DEBUG=1 (default: off)")
     return c
 
 
@@ -220,23 +223,70 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _run(command: str, fn: Callable[[], int]) -> int:
-    """Run a command; expected failures (missing data or checkpoint, bad options) become one line + exit 2."""
-    from .viz.graph_render import GraphvizNotFoundError
+def _resume_hint(args: argparse.Namespace) -> str:
+    parts = ["tinygrad-conv", "train", "--resume"]
+    for opt in ("model", "dataset", "out", "data_dir"):
+        v = getattr(args, opt, None)
+        if v is not None:
+            parts += ["--data" if opt == "data_dir" else f"--{opt}", str(v)]
+    return " ".join(parts)
 
+
+def _message(e: BaseException, args: argparse.Namespace) -> tuple[str, int]:
+    """(one line for the user, exit status) for a failure of a command."""
+    if isinstance(e, MemoryError):
+        how_much = f" ({e})" if str(e) else ""
+        hint = ""
+        if args.command == "train":
+            hint = f"; try a smaller --batch-size (this run: {args.batch_size or 'default 64'})"
+        return f"out of memory{how_much}{hint}", 2
+    if isinstance(e, OSError) and e.strerror:  # e.g. read-only file system, no space left on device
+        return e.strerror + (f": {e.filename}" if e.filename else ""), 2
+    if isinstance(e, KeyError):
+        return f"missing entry {e.args[0]!r}: a file is incomplete or was not written by tinygrad-conv", 2
+    if isinstance(e, (IndexError, OverflowError)):
+        return f"{e}: a file holds inconsistent or out-of-range values", 2
+    if isinstance(e, (OSError, ValueError, ModuleNotFoundError, RuntimeError)):
+        return str(e), 2  # our own messages: they name the operation and what is wrong
+    return (f"internal error: {type(e).__name__}: {e} (rerun with --debug for the traceback and please "
+            "report it)"), 1
+
+
+def _run(args: argparse.Namespace, debug: bool) -> int:
+    """Run a command; every failure becomes one line ``tinygrad-conv COMMAND: message`` and a
+    non-zero exit (2: something to fix, 130: interrupted, 1: a bug); ``debug`` re-raises instead."""
     try:
-        return fn()
-    except (FileNotFoundError, ModuleNotFoundError, ValueError, GraphvizNotFoundError) as e:
-        print(f"tinygrad-conv {command}: {e}", file=sys.stderr)
-        return 2
+        return int(args.func(args))
+    except KeyboardInterrupt:
+        if debug:
+            raise
+        saved = ("; completed epochs are saved, continue with: " + _resume_hint(args)
+                 if args.command == "train" else "")
+        print(f"tinygrad-conv {args.command}: interrupted{saved}", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        raise
+    except Exception as e:  # includes MemoryError and OSError; bugs get their one line too
+        if debug:
+            raise
+        text, status = _message(e, args)
+        print(f"tinygrad-conv {args.command}: {text}", file=sys.stderr)
+        return status
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``tinygrad-conv``; returns the exit status."""
+    from ._env import env_flag
+
     args = build_parser().parse_args(argv)
     try:
+        debug = args.debug or env_flag("TINYGRAD_CONV_DEBUG")
+    except ValueError as e:
+        print(f"tinygrad-conv {args.command}: {e}", file=sys.stderr)
+        return 2
+    try:
         with _blas_threads(args.threads):
-            return int(_run(args.command, lambda: args.func(args)))
+            return _run(args, debug)
     except BrokenPipeError:  # output piped into `head` & co.: stop quietly, as Unix tools do
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141

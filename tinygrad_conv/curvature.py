@@ -81,17 +81,18 @@ def _layers(model: Module) -> dict[str, list[Tensor]]:
 
 def model_curvature(model: Module, x: np.ndarray, y: np.ndarray, loss: Callable[[Tensor, np.ndarray], Tensor],
                     iters: int = 20, per_layer: bool = True, radius: float = 1.0, points: int = 21,
-                    seed: int = 0) -> Curvature:
-    """Top Hessian eigenvalue of ``loss(model(x), y)`` overall and per layer, per-layer gradient
-    norms, and the loss along +-``radius`` times the (unit) top eigenvector and a random unit
-    direction. The model's weights are restored afterwards."""
+                    seed: int = 0, tol: float = 1e-2) -> Curvature:
+    """Top Hessian eigenvalue of ``loss(model(x), y)`` overall and per layer (power iteration, at
+    most ``iters`` Hessian-vector products each, stopping once the estimate moves by less than
+    ``tol`` relative), per-layer gradient norms, and the loss along +-``radius`` times the (unit)
+    top eigenvector and a random unit direction. The model's weights are restored afterwards."""
     params = list(model.parameters())
     xt = Tensor(x)
 
     def loss_fn() -> Tensor:
         return loss(model(xt), y)
 
-    top, vec, it = top_eigenvalue(loss_fn, params, iters, seed=seed)
+    top, vec, it = top_eigenvalue(loss_fn, params, iters, tol=tol, seed=seed)
     res = Curvature(top=top, iterations=it)
     with enable_grad():
         gs = grad(loss_fn(), params, allow_unused=True)
@@ -102,7 +103,7 @@ def model_curvature(model: Module, x: np.ndarray, y: np.ndarray, loss: Callable[
         res.grad_norms[name] = float(np.sqrt(sum(float(np.sum(g.data.astype(np.float64) ** 2))
                                                  for g in layer_grads if g is not None)))
         if per_layer:
-            res.layers[name] = top_eigenvalue(loss_fn, ps, iters, seed=seed)[0]
+            res.layers[name] = top_eigenvalue(loss_fn, ps, iters, tol=tol, seed=seed)[0]
     rng = np.random.default_rng(seed + 1)
     rand = [rng.standard_normal(p.shape) for p in params]
     n = np.sqrt(_dot(rand, rand))

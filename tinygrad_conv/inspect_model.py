@@ -99,7 +99,7 @@ def _draw_norms(s: _Subject, p: Path) -> Path:
     return P.plot_layer_norms(src, p)
 
 
-CURVATURE_BATCH = 64  # test images in the fixed batch the Hessian is taken on
+CURVATURE_BATCH = 32  # test images in the fixed batch the Hessian is taken on (cost: ~linear)
 
 
 def _draw_curvature(s: _Subject, p: Path) -> Path:
@@ -110,7 +110,7 @@ def _draw_curvature(s: _Subject, p: Path) -> Path:
     if not s.curvature:
         raise ValueError("not drawn (--no-curvature)")
     x, y = s.x_cm[:CURVATURE_BATCH], s.y_cm[:CURVATURE_BATCH]
-    s.curv = model_curvature(s.net, x, y, cross_entropy, iters=20)
+    s.curv = model_curvature(s.net, x, y, cross_entropy, iters=15)
     return plot_curvature(s.curv, p, lr=s.lr)
 
 

@@ -186,3 +186,17 @@ def check_variants(op: Any) -> list[str]:
         except Exception as e:
             problems.append(f"{s.label}: {type(e).__name__}: {e}")
     return problems
+
+
+# ---- the op table of the docs (docs/api/ops.md), generated at build time ---------------------
+def op_table_markdown() -> str:
+    """A Markdown table of every registered op: name, module, sample count and the first line of
+    its docstring. The MkDocs hook ``docs/hooks/op_table.py`` puts it into docs/api/ops.md at
+    build time, so the list cannot drift from the registry."""
+    rows = ["| op | module | samples | what it computes |", "|---|---|---|---|"]
+    for name in REGISTRY.names():
+        op = REGISTRY.get(name)
+        doc = (op.__doc__ or "").strip().split("\n")[0].replace("|", "\\|")
+        n = sum(1 for _ in op.samples())
+        rows.append(f"| `{name}` | `{op.__module__}` | {n} | {doc} |")
+    return "\n".join(rows) + f"\n\n{len(REGISTRY)} registered ops.\n"

@@ -11,6 +11,7 @@ import numpy as np
 
 from ._conventions import renamed, to_array
 from ._tensor_api import TensorAPI
+from ._tensor_ops import TensorOps
 from .autograd import engine
 from .autograd.registry import Op
 from .autograd.tape import STATE, Node, check_finite
@@ -18,7 +19,7 @@ from .autograd.tape import STATE, Node, check_finite
 ArrayLike = Any
 
 
-class Tensor(TensorAPI):
+class Tensor(TensorOps, TensorAPI):
     """An n-dimensional array that records the ops applied to it.
 
     Args:

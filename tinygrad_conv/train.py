@@ -169,7 +169,7 @@ def fit(model, optimizer, train: tuple[np.ndarray, np.ndarray],
 def _restore(out: Path, model, optimizer, config: TrainConfig | None, seed: int, batch_size: int,
              log: Callable[[str], None]) -> tuple[int, list[dict[str, float]]]:
     """Load ``out/checkpoint.npz`` into model, optimizer and module generators; (epoch, history)."""
-    ck = load_checkpoint(out / "checkpoint.npz")
+    ck = load_checkpoint(out / "checkpoint.npz", model=model)  # shapes checked before reading
     _check_resumable(ck, config, seed, batch_size)
     model.load_state_dict(ck.model_state)
     optimizer.load_state_dict(ck.optim_state)

@@ -52,23 +52,32 @@ def conv2d(
 
 
 def max_pool2d(
-    x: ArrayLike, kernel_size: IntPair, stride: IntPair | None = None, padding: IntPair = 0
-) -> Tensor:
+    x: ArrayLike, kernel_size: IntPair, stride: IntPair | None = None, padding: IntPair = 0,
+    dilation: IntPair = 1, ceil_mode: bool = False, return_indices: bool = False,
+) -> Any:
     """Max over kh x kw windows, as ``torch.nn.functional.max_pool2d``.
 
     x: (N, C, H, W) -> (N, C, Ho, Wo), Ho = (H + 2*ph - kh) // sh + 1. ``stride`` defaults to
     ``kernel_size``; padding (at most half the kernel) is -inf. Each window's gradient goes to its
-    first maximum in row-major order.
+    first maximum in row-major order. ``dilation``, ``ceil_mode`` and ``return_indices``: see
+    ``max_pool2d_ext``.
     """
+    if dilation != 1 or ceil_mode or return_indices:  # issue 12: the general (index-based) op
+        from .cnn_more import max_pool2d_ext
+        return max_pool2d_ext(x, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
     attrs = pool_ops.pool_attrs("max_pool2d", kernel_size, stride, padding)
     return apply(pool_ops.MaxPool2d, as_tensor(x), **attrs)
 
 
 def avg_pool2d(
-    x: ArrayLike, kernel_size: IntPair, stride: IntPair | None = None, padding: IntPair = 0
+    x: ArrayLike, kernel_size: IntPair, stride: IntPair | None = None, padding: IntPair = 0,
+    ceil_mode: bool = False, count_include_pad: bool = True, divisor_override: int | None = None,
 ) -> Tensor:
     """Mean over kh x kw windows, as ``torch.nn.functional.avg_pool2d`` (zero padding counts in
-    the divisor). x: (N, C, H, W) -> (N, C, Ho, Wo)."""
+    the divisor unless ``count_include_pad=False``). x: (N, C, H, W) -> (N, C, Ho, Wo)."""
+    if ceil_mode or not count_include_pad or divisor_override is not None:  # issue 12
+        from .cnn_more import avg_pool2d_ext
+        return avg_pool2d_ext(x, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override)
     attrs = pool_ops.pool_attrs("avg_pool2d", kernel_size, stride, padding)
     return apply(pool_ops.AvgPool2d, as_tensor(x), **attrs)
 
@@ -98,22 +107,39 @@ def log_softmax(x: ArrayLike, axis: int = -1) -> Tensor:
 
 
 def cross_entropy(
-    logits: ArrayLike, target: ArrayLike, reduction: str = "mean", label_smoothing: float = 0.0
+    logits: ArrayLike, target: ArrayLike, reduction: str = "mean", label_smoothing: float = 0.0,
+    weight: ArrayLike | None = None, ignore_index: int = -100,
 ) -> Tensor:
     """Softmax cross-entropy in one fused op, as ``torch.nn.functional.cross_entropy``.
 
     logits: (N, C); target: integer class indices (N,) or class probabilities (N, C).
     reduction: 'mean' (over N) -> (), 'sum' -> (), 'none' -> (N,). With label smoothing e the
     target becomes (1 - e) * target + e / C. Gradient w.r.t. logits: (softmax - q) / N for 'mean'.
+    Class ``weight``, ``ignore_index`` and spatial (N, C, d1, ...) logits: see ``cross_entropy_ext``.
     """
+    if _needs_ext(logits, target, weight, ignore_index):  # issue 12: the composed general form
+        from .loss_more import cross_entropy_ext
+        return cross_entropy_ext(logits, target, weight, ignore_index, reduction, label_smoothing)
     z = as_tensor(logits)
     return apply(loss_ops.CrossEntropy, z, as_tensor(target), reduction=reduction,
                  label_smoothing=float(label_smoothing))
 
 
-def nll_loss(logp: ArrayLike, target: ArrayLike, reduction: str = "mean") -> Tensor:
-    """Negative log-likelihood of log-probabilities logp: (N, C) at class indices target: (N,)."""
+def nll_loss(logp: ArrayLike, target: ArrayLike, reduction: str = "mean", weight: ArrayLike | None = None,
+             ignore_index: int = -100) -> Tensor:
+    """Negative log-likelihood of log-probabilities logp: (N, C) at class indices target: (N,).
+    Class ``weight``, ``ignore_index`` and spatial (N, C, d1, ...) inputs: see ``nll_loss_ext``."""
+    if _needs_ext(logp, target, weight, ignore_index):  # issue 12
+        from .loss_more import nll_loss_ext
+        return nll_loss_ext(logp, target, weight, ignore_index, reduction)
     return apply(loss_ops.NllLoss, as_tensor(logp), as_tensor(target), reduction=reduction)
+
+
+def _needs_ext(x: ArrayLike, target: ArrayLike, weight: Any, ignore_index: int) -> bool:
+    """True when a loss call uses an option only the composed general form has (issue 12)."""
+    t = np.asarray(target.data if isinstance(target, Tensor) else target)
+    return (weight is not None or np.ndim(x.data if isinstance(x, Tensor) else x) > 2
+            or (t.dtype.kind in "iu" and bool((t == ignore_index).any())))
 
 
 def mse_loss(x: ArrayLike, target: ArrayLike, reduction: str = "mean") -> Tensor:

@@ -139,17 +139,34 @@ class _Pool2d(Module):
 
 
 class MaxPool2d(_Pool2d):
-    """Max over kh x kw windows.  x: (N, C, H, W) -> (N, C, H', W'); stride defaults to kernel_size."""
+    """Max over kh x kw windows.  x: (N, C, H, W) -> (N, C, H', W'); stride defaults to kernel_size.
+    ``dilation``, ``return_indices`` and ``ceil_mode`` as PyTorch (see ``F.max_pool2d``)."""
 
-    def forward(self, x: Tensor) -> Tensor:
-        return F.max_pool2d(x, self.kernel_size, self.stride, self.padding)
+    def __init__(self, kernel_size: int | tuple[int, int], stride: int | tuple[int, int] | None = None,
+                 padding: int | tuple[int, int] = 0, dilation: int | tuple[int, int] = 1,
+                 return_indices: bool = False, ceil_mode: bool = False) -> None:
+        super().__init__(kernel_size, stride, padding)
+        self.dilation, self.return_indices, self.ceil_mode = dilation, return_indices, ceil_mode
+
+    def forward(self, x: Tensor) -> Any:
+        return F.max_pool2d(x, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode,
+                            self.return_indices)
 
 
 class AvgPool2d(_Pool2d):
-    """Mean over kh x kw windows.  x: (N, C, H, W) -> (N, C, H', W'); stride defaults to kernel_size."""
+    """Mean over kh x kw windows.  x: (N, C, H, W) -> (N, C, H', W'); stride defaults to kernel_size.
+    ``ceil_mode``, ``count_include_pad`` and ``divisor_override`` as PyTorch (see ``F.avg_pool2d``)."""
+
+    def __init__(self, kernel_size: int | tuple[int, int], stride: int | tuple[int, int] | None = None,
+                 padding: int | tuple[int, int] = 0, ceil_mode: bool = False, count_include_pad: bool = True,
+                 divisor_override: int | None = None) -> None:
+        super().__init__(kernel_size, stride, padding)
+        self.ceil_mode, self.count_include_pad = ceil_mode, count_include_pad
+        self.divisor_override = divisor_override
 
     def forward(self, x: Tensor) -> Tensor:
-        return F.avg_pool2d(x, self.kernel_size, self.stride, self.padding)
+        return F.avg_pool2d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode,
+                            self.count_include_pad, self.divisor_override)
 
 
 class Flatten(Module):
@@ -242,7 +259,8 @@ class CrossEntropyLoss(Module):
     reduction: 'mean' | 'sum' | 'none'; label_smoothing as PyTorch.
     """
 
-    def __init__(self, reduction: str = "mean", label_smoothing: float = 0.0) -> None:
+    def __init__(self, reduction: str = "mean", label_smoothing: float = 0.0, *, weight: Any = None,
+                 ignore_index: int = -100) -> None:
         super().__init__()
         if reduction not in ("mean", "sum", "none"):
             raise ValueError(
@@ -250,9 +268,11 @@ class CrossEntropyLoss(Module):
         if not 0.0 <= label_smoothing <= 1.0:
             raise ValueError(f"CrossEntropyLoss: label_smoothing must be in [0, 1], got {label_smoothing}")
         self.reduction, self.label_smoothing = reduction, float(label_smoothing)
+        self.weight, self.ignore_index = weight, ignore_index  # class weights (C,), as PyTorch
 
     def forward(self, logits: Tensor, target: Any) -> Tensor:
-        return F.cross_entropy(logits, target, reduction=self.reduction, label_smoothing=self.label_smoothing)
+        return F.cross_entropy(logits, target, reduction=self.reduction, label_smoothing=self.label_smoothing,
+                               weight=self.weight, ignore_index=self.ignore_index)
 
     def extra_repr(self) -> str:
         s = f"reduction={self.reduction!r}"

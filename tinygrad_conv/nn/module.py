@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import nullcontext
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -191,7 +192,10 @@ class Module:
             if root:
                 out = self.forward(*args, **kwargs)
             else:
-                with name_scope(self._name or type(self).__name__):
+                # a ModuleList/ModuleDict is never called itself: its name joins the path here
+                box = self.__dict__.get("_box")
+                with name_scope(box._name) if box is not None and box._name else nullcontext(), \
+                        name_scope(self._name or type(self).__name__):
                     out = self.forward(*args, **kwargs)
             if self._forward_hooks:
                 for hook in list(self._forward_hooks.values()):

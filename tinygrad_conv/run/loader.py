@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .._ckpt_check import read_model_name
 from ..checkpoint import Checkpoint, load_checkpoint
 
 __all__ = ["LoadedModel", "checkpoint_path", "load_model"]
@@ -44,12 +45,20 @@ def load_model(checkpoint: str | os.PathLike, model: str | None = None, *,
     from ..models import get_model
 
     path = checkpoint_path(checkpoint)
-    ck = load_checkpoint(path)
+    name = model or read_model_name(path)
+    net = None
+    if name:  # built first, the model lets load_checkpoint check every array's shape before reading
+        try:
+            net = get_model(str(name), rng=0)  # weights replaced; rng only for the first draw
+        except ValueError:
+            if model:
+                raise
+    ck = load_checkpoint(path, model=net)
     cfg = dict(ck.config or {})
-    name = model or cfg.get("model")
     if not name:
         raise ValueError(f"{op}: {path} has no config.model entry; name the model (--model)")
-    net = get_model(str(name), rng=0)  # the weights are replaced; rng only for the initial draw
+    if net is None:  # a valid file naming a model this version does not know: say so now
+        net = get_model(str(name), rng=0)
     try:
         net.load_state_dict(ck.model_state)
     except (KeyError, ValueError) as e:

