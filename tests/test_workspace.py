@@ -166,3 +166,11 @@ def test_training_step_touches_no_fresh_memory(model):
     p = subprocess.run([sys.executable, "-c", FAULTS_SCRIPT, model], capture_output=True, text=True,
                        check=True)
     assert float(p.stdout.strip()) < 100
+
+
+def test_workspace_limit_from_environment(monkeypatch):
+    monkeypatch.setenv("TINYGRAD_CONV_WORKSPACE_MB", "1.5")
+    assert Workspace().limit == 3 << 19
+    monkeypatch.setenv("TINYGRAD_CONV_WORKSPACE_MB", "lots")
+    with pytest.warns(RuntimeWarning, match="TINYGRAD_CONV_WORKSPACE_MB.*'lots'"):
+        assert Workspace().limit == 256 << 20

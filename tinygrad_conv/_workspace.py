@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
+import warnings
 from collections import OrderedDict
 from typing import Any
 
@@ -34,8 +35,10 @@ def _limit_bytes() -> int:
     raw = os.environ.get("TINYGRAD_CONV_WORKSPACE_MB", str(DEFAULT_MB))
     try:
         return max(0, int(float(raw) * (1 << 20)))
-    except ValueError:
-        raise ValueError(f"TINYGRAD_CONV_WORKSPACE_MB must be a number of MiB, got {raw!r}") from None
+    except ValueError:  # importing the package must not fail over a tuning knob: say so, use the default
+        warnings.warn(f"TINYGRAD_CONV_WORKSPACE_MB must be a number of MiB, got {raw!r}; "
+                      f"using {DEFAULT_MB}", RuntimeWarning, stacklevel=2)
+        return DEFAULT_MB << 20
 
 
 def _counts(bufs: list) -> list[int]:
