@@ -84,7 +84,7 @@ def test_scope_recorded_on_nodes():
     assert scopes["relu"] == ("features", "1")
     assert scopes["max_pool2d"] == ("features", "2")
     assert scopes["reshape"] == ("flat",)
-    assert scopes["matmul"] == ("head",)
+    assert scopes["linear"] == ("head",)
     assert scopes["cross_entropy"] == ()  # root modules push nothing
     assert net.features[0].weight.name == "features.0.weight"
     # and the scope is popped again

@@ -11,8 +11,9 @@ from typing import Any
 
 import numpy as _np
 
-from . import _malloc, autodiff, functional
+from . import autodiff, functional
 from . import ops as _ops  # noqa: F401  (registers every op)
+from ._workspace import empty_cache
 from .autograd import (
     AnomalyError,
     detect_anomaly,
@@ -83,8 +84,6 @@ from .tensor import Tensor
 
 __version__ = "0.1.0"
 
-_malloc.pad_heap()  # keep freed heap for the next step's temporaries (see _malloc; opt out by env)
-
 # dtype names as torch spells them (NumPy dtypes underneath)
 float16, float32, float64 = _np.dtype("float16"), _np.dtype("float32"), _np.dtype("float64")
 int8, int16, int32, int64 = _np.dtype("int8"), _np.dtype("int16"), _np.dtype("int32"), _np.dtype("int64")
@@ -107,7 +106,7 @@ def __dir__() -> list[str]:
 __all__ = [
     "Tensor", "functional", "no_grad", "enable_grad", "is_grad_enabled", "detect_anomaly",
     "AnomalyError", "registered_ops", "get_op", "gradcheck", "gradcheck_report", "GradcheckError",
-    "grad", "gradgradcheck", "autodiff",
+    "grad", "gradgradcheck", "autodiff", "empty_cache",
     # factories and randomness
     "zeros", "ones", "full", "empty", "zeros_like", "ones_like", "full_like", "arange", "linspace",
     "eye", "rand", "randn", "randint", "manual_seed", "default_generator", "from_numpy",

@@ -353,14 +353,41 @@ def _defaults(op: type[Op]) -> dict[str, Any]:
     return d
 
 
+class _Untracked:
+    """The ctx an op's forward gets when nothing is recorded (grad mode off, or no input needs a
+    gradient): the same ``needs_input_grad`` / ``save`` face as a Node, none of its bookkeeping.
+    Every VJP of a first-order backward runs its ops this way, so this path is kept short."""
+
+    __slots__ = ("needs_input_grad", "attrs", "saved")
+    inputs: tuple = ()
+
+    def __init__(self, n: int, attrs: dict) -> None:
+        self.needs_input_grad = _NO_GRADS[n] if n < len(_NO_GRADS) else (False,) * n
+        self.attrs = attrs
+        self.saved = None
+
+    def save(self, *values: Any) -> None:
+        """Nothing to keep: no backward can reach this op."""
+
+
+_NO_GRADS = tuple((False,) * n for n in range(8))
+
+
 def apply(op: type[Op], *inputs: Tensor, **attrs: Any) -> Tensor:
     """Run ``op`` forward on the inputs' arrays and record a tape node when a gradient is needed."""
-    needs = tuple(t.requires_grad for t in inputs)
-    track = STATE.grad_enabled and any(needs)
-    defaults = _defaults(op)
-    if defaults:
-        attrs = {**defaults, **attrs}
-    ctx = Node(op, inputs if track else (), needs if track else (False,) * len(needs), attrs)
+    track = False
+    if STATE.grad_enabled:
+        for i in inputs:
+            if i.requires_grad:
+                track = True
+                break
+    if track:
+        defaults = _defaults(op)
+        if defaults:
+            attrs = {**defaults, **attrs}
+        ctx: Any = Node(op, inputs, tuple(t.requires_grad for t in inputs), attrs)
+    else:
+        ctx = _Untracked(len(inputs), attrs)
     try:
         out = op.forward(ctx, *[t._data for t in inputs], **attrs)
     except (ValueError, IndexError, TypeError) as e:

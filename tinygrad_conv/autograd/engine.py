@@ -9,12 +9,13 @@ be differentiated again; otherwise the VJPs run untracked and cost what plain Nu
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from .tape import STATE, _GradMode, check_finite
+from .tape import STATE, check_finite
 
 
 def _key(t: Any) -> Any:
@@ -72,6 +73,61 @@ def _check_versions(node: Any) -> None:
             )
 
 
+_TENSOR: list = []
+
+
+def _tensor_class() -> type:
+    """Tensor, imported on first use (tensor.py imports this module; a function-level import costs
+    ~15 us per call through the import machinery)."""
+    if not _TENSOR:
+        from ..tensor import Tensor
+
+        _TENSOR.append(Tensor)
+    return _TENSOR[0]
+
+
+def _calibrate() -> tuple[int, int] | None:
+    """The reference counts _accumulate_leaf sees for a gradient nobody else holds (run_backward's
+    local, the call's arguments). Measured once through the same call shape rather than assumed:
+    CPython versions count borrowed references differently. None where there is no reference
+    counting (then leaves always copy)."""
+    if not hasattr(sys, "getrefcount"):
+        return None
+    from ..tensor import Tensor
+
+    g = Tensor(np.empty(1))
+    probe: list = []
+    _accumulate_leaf(None, g, probe)
+    return probe[0]
+
+
+_SOLE: list = []
+
+
+def _accumulate_leaf(t: Any, g: Any, probe: list | None = None) -> None:
+    """Add gradient ``g`` (Tensor) into leaf ``t``'s ``.grad``.
+
+    A leaf's ``.grad`` must be its own memory (optimizers update it in place), so the gradient is
+    copied, except when the engine holds the only reference to a fresh buffer: then the buffer is
+    adopted (a copy costs ~15 us/MB, e.g. a large input's gradient)."""
+    arr = g._data
+    counts = (sys.getrefcount(g), sys.getrefcount(arr)) if probe is not None or t.grad is None else None
+    if probe is not None:
+        probe.append(counts)
+        return
+    if t.grad is not None:
+        t.grad = t.grad + arr
+        return
+    if not _SOLE:
+        _SOLE.append(_calibrate())
+    # a buffer that owns its memory and that nobody else sees (a view would hold a reference)
+    if (counts == _SOLE[0] and arr.dtype == t._data.dtype and arr.base is None
+            and arr.flags.writeable and arr.flags.c_contiguous):
+        t.grad = arr
+    else:
+        t.grad = np.array(arr, dtype=t._data.dtype)
+
+
 def _as_grad(ig: Any, node: Any, create_graph: bool) -> Any:
     """A VJP result as a Tensor (a legacy ndarray result is wrapped, first order only)."""
     from ..tensor import Tensor
@@ -99,6 +155,7 @@ def run_backward(
     ``.grad``. Otherwise nothing's ``.grad`` changes and a dict {key: gradient Tensor} for the
     given inputs is returned. Frees what nodes saved unless ``retain_graph``.
     """
+    Tensor = _tensor_class()
     order = toposort_many(roots)
     wanted = None if inputs is None else {_key(t) for t in inputs}
     reach: set | None = None
@@ -116,36 +173,38 @@ def run_backward(
         grads[k] = g if k not in grads else grads[k] + g
     captured: dict[Any, Any] = {}
     anomaly = STATE.anomaly
-    mode = _GradMode(create_graph)
-    for t in reversed(order):
-        k = _key(t)
-        g = grads.pop(k, None)
-        if g is None:
-            continue
-        node = t._node
-        if wanted is not None:
-            if k in wanted:
-                captured[k] = g
-            if node is None or k not in reach:  # type: ignore[operator]
+    prev_mode = STATE.grad_enabled
+    # one switch for the whole walk (not per node): VJP ops are recorded only under create_graph,
+    # and are not anomaly-checked one by one (a NaN/Inf in a VJP's result names its op below)
+    STATE.grad_enabled = create_graph
+    STATE.anomaly = False
+    try:
+        for t in reversed(order):
+            node = t._node
+            k = t if node is None else node
+            g = grads.pop(k, None)
+            if g is None:
                 continue
-        elif node is None or t._retain:
-            # a leaf keeps its own copy: later in-place updates must not alias other grads
-            t.grad = np.array(g.data, dtype=t.data.dtype) if t.grad is None else t.grad + g.data
-            if node is None:
+            if wanted is not None:
+                if k in wanted:
+                    captured[k] = g
+                if node is None or k not in reach:  # type: ignore[operator]
+                    continue
+            elif node is None:
+                _accumulate_leaf(t, g)
                 continue
-        if node.freed:
-            raise RuntimeError(
-                f"backward through op '{node.op.name}' a second time: its saved values were "
-                "freed by the first backward; pass retain_graph=True to the first call"
-            )
-        _check_versions(node)
-        with mode:
-            # the VJP's own ops are not checked one by one: a NaN/Inf in its result names this op
-            STATE.anomaly = False
-            try:
-                in_grads = node.op.vjp(node, g)
-            finally:
-                STATE.anomaly = anomaly
+            elif t._retain:
+                t.grad = np.array(g._data, dtype=t._data.dtype) if t.grad is None else t.grad + g._data
+            if node.freed:
+                raise RuntimeError(
+                    f"backward through op '{node.op.name}' a second time: its saved values were "
+                    "freed by the first backward; pass retain_graph=True to the first call"
+                )
+            for inp, v in zip(node.inputs, node.versions):
+                if inp._version != v:
+                    _check_versions(node)
+            in_grads = node.op.vjp(node, g)
+            del g  # drop our reference: a leaf may then adopt its gradient's buffer (see below)
             if len(in_grads) != len(node.inputs):
                 raise RuntimeError(
                     f"vjp of op '{node.op.name}' returned {len(in_grads)} gradients for "
@@ -154,21 +213,27 @@ def run_backward(
             for inp, need, ig in zip(node.inputs, node.needs_input_grad, in_grads):
                 if not need or ig is None:
                     continue
-                ig = _as_grad(ig, node, create_graph)
-                if ig.shape != inp.data.shape:
+                if ig.__class__ is not Tensor:
+                    ig = _as_grad(ig, node, create_graph)
+                arr = inp._data
+                if ig._data.shape != arr.shape:
                     raise RuntimeError(
                         f"vjp of op '{node.op.name}' returned a gradient of shape {ig.shape} "
-                        f"for an input of shape {inp.data.shape}"
+                        f"for an input of shape {arr.shape}"
                     )
-                if ig.dtype != inp.data.dtype:
-                    ig = ig.astype(inp.data.dtype)
+                if ig._data.dtype != arr.dtype:
+                    ig = ig.astype(arr.dtype)
                 if anomaly:
-                    check_finite(ig.data, f"backward of op '{node.op.name}'")
-                ik = _key(inp)
+                    check_finite(ig._data, f"backward of op '{node.op.name}'")
+                ik = inp if inp._node is None else inp._node
                 prev = grads.get(ik)
                 grads[ik] = ig if prev is None else prev + ig
-        if not retain_graph:
-            node.free()
+            in_grads = ig = prev = None  # keep no references to the gradients stored above
+            if not retain_graph:
+                node.free()
+    finally:
+        STATE.grad_enabled = prev_mode
+        STATE.anomaly = anomaly
     return captured if wanted is not None else None
 
 

@@ -20,6 +20,7 @@ from .._conventions import DEFAULT_FLOAT, SCALAR_TYPES, promote, renamed, scalar
 from ..autograd.registry import normalize_axes
 from ..ops import elementwise as ew
 from ..ops import linalg, reduce, shape
+from ..ops import linear as linear_ops
 from ..tensor import ArrayLike, Tensor, apply, as_tensor
 
 Axis = int | tuple[int, ...] | None
@@ -369,8 +370,10 @@ def linear(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = None) -> Te
             f"linear: input {x.shape} does not match weight {weight.shape} "
             "(expected x (..., in_features), weight (out_features, in_features))"
         )
-    y = matmul(x, transpose(weight))
-    return y if bias is None else add(y, bias)
+    if bias is None or np.shape(bias.data if isinstance(bias, Tensor) else bias) == (weight.shape[0],):
+        # one fused op (one GEMM + in-place bias; see ops/linear.py)
+        return apply(linear_ops.Linear, x, weight, *(() if bias is None else (as_tensor(bias, like=x),)))
+    return add(matmul(x, transpose(weight)), bias)
 
 
 shape_ops = shape  # the module; the name ``shape`` is also a common argument name

@@ -8,6 +8,7 @@ from . import (  # noqa: F401
     elementwise,
     index,
     linalg,
+    linear,
     loss,
     loss_more,
     pool,

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from .._workspace import WORKSPACE
 from ..autograd.registry import Op, Sample, register
 from ..tensor import apply
 from ._util import fmt_pair as _fmt
@@ -147,7 +148,7 @@ def _padded_chwn(x: np.ndarray, geo: ConvGeometry) -> np.ndarray:
     xt = x.transpose(1, 2, 3, 0)  # a free view when x came from a conv (or a pool after one)
     if (Hp, Wp) == (H, W) and xt.flags.c_contiguous:
         return xt
-    xp = np.zeros((C, Hp, Wp, N), dtype=x.dtype)
+    xp = WORKSPACE.get("conv_xpad", (C, Hp, Wp, N), x.dtype)  # zero border, kept zero
     xp[:, pt:pt + H, pl:pl + W, :] = xt
     return xp
 
@@ -158,7 +159,7 @@ def im2col(x: np.ndarray, geo: ConvGeometry) -> np.ndarray:
     N, C = geo.x_shape[:2]
     Ho, Wo = geo.out_hw
     xp = _padded_chwn(x, geo)
-    cols = np.empty((C, geo.kh, geo.kw, Ho, Wo, N), dtype=x.dtype)
+    cols = WORKSPACE.get("conv_cols", (C, geo.kh, geo.kw, Ho, Wo, N), x.dtype)
     for i in range(geo.kh):
         for j in range(geo.kw):
             rs, cs = _offset_slices(geo, i, j)
@@ -174,7 +175,7 @@ def col2im(cols: np.ndarray, geo: ConvGeometry) -> np.ndarray:
     N, C, H, W = geo.x_shape
     Ho, Wo = geo.out_hw
     c6 = cols.reshape(C, geo.kh, geo.kw, Ho, Wo, N)
-    dxp = np.zeros((C, *geo.padded_hw, N), dtype=cols.dtype)
+    dxp = WORKSPACE.get("conv_dx", (C, *geo.padded_hw, N), cols.dtype, zero=True)
     for i in range(geo.kh):
         for j in range(geo.kw):
             rs, cs = _offset_slices(geo, i, j)
@@ -205,8 +206,8 @@ def _dx_per_offset(wm: np.ndarray, gt: np.ndarray, geo: ConvGeometry) -> np.ndar
     G, Og, _ = wm.shape
     Cg = C // G
     w5 = wm.reshape(G, Og, Cg, geo.kh, geo.kw)
-    dxp = np.zeros((C, *geo.padded_hw, N), dtype=np.result_type(wm, gt))
-    tmp = np.empty((G, Cg, gt.shape[-1]), dtype=dxp.dtype)
+    dxp = WORKSPACE.get("conv_dx", (C, *geo.padded_hw, N), np.result_type(wm, gt), zero=True)
+    tmp = WORKSPACE.get("conv_dx_tmp", (G, Cg, gt.shape[-1]), dxp.dtype)
     t4 = tmp.reshape(C, Ho, Wo, N)
     for i in range(geo.kh):
         for j in range(geo.kw):
@@ -252,7 +253,11 @@ class Conv2d(Op):
         K = cols.shape[0] // G
         wm = w.reshape(G, O // G, K)
         # groups: one batched GEMM over the group axis (C is the leading axis of cols)
-        out = wm[0] @ cols if G == 1 else np.matmul(wm, cols.reshape(G, K, cols.shape[1]))
+        out = WORKSPACE.get("conv_out", (G, O // G, cols.shape[1]), np.result_type(wm, cols))
+        if G == 1:
+            np.matmul(wm[0], cols, out=out[0])
+        else:
+            np.matmul(wm, cols.reshape(G, K, cols.shape[1]), out=out)
         out = out.reshape(O, Ho, Wo, N).transpose(3, 0, 1, 2)  # (N, O, Ho, Wo) view, no copy
         if b is not None:
             out += b.reshape(1, O, 1, 1)
@@ -331,7 +336,8 @@ class Conv2dInputGrad(Op):
         gt = g.transpose(1, 2, 3, 0).reshape(G, O // G, gt_cols(g))
         if use_per_offset_dx(geo, G, gt.shape[-1] * gt.itemsize):
             return _dx_per_offset(wm, gt, geo)
-        dcols = np.matmul(wm.transpose(0, 2, 1), gt)  # (G, K, Ho*Wo*N)
+        dcols = WORKSPACE.get("conv_dcols", (G, wm.shape[2], gt.shape[-1]), np.result_type(wm, gt))
+        np.matmul(wm.transpose(0, 2, 1), gt, out=dcols)  # (G, K, Ho*Wo*N)
         return col2im(dcols.reshape(dcols.shape[0] * dcols.shape[1], dcols.shape[2]), geo)
 
     @staticmethod

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from .._workspace import WORKSPACE
 from ..autograd.registry import Op, Sample, register
 from ..tensor import apply
 from . import _onnx
@@ -141,16 +142,20 @@ def _grad_buffer(shape: tuple[int, ...], dtype: np.dtype, geo: PoolGeometry, f: 
     (kh, kw), (Ho, Wo), (ph, pw) = geo.kernel, geo.out_hw, geo.padding
     H, W = shape[f.hw[0]], shape[f.hw[1]]
     tiles = not (ph or pw) and geo.stride == geo.kernel and H == Ho * kh and W == Wo * kw
-    return (np.empty if tiles else np.zeros)(_padded_shape(shape, geo, f), dtype=dtype)
+    return WORKSPACE.get("pool_dx", _padded_shape(shape, geo, f), dtype, zero=not tiles)
 
 
 def _fill_value(dtype: np.dtype) -> float | int:
     return -np.inf if dtype.kind == "f" else np.iinfo(dtype).min
 
 
-def _max_of(views: list[np.ndarray]) -> np.ndarray:
-    """Elementwise max of same-shape views, as a new array (NaN propagates, as PyTorch)."""
-    out = views[0].copy() if len(views) == 1 else np.maximum(views[0], views[1])
+def _max_of(views: list[np.ndarray], tag: str | None = None) -> np.ndarray:
+    """Elementwise max of same-shape views, as a new array (NaN propagates, as PyTorch); with
+    ``tag``, into a workspace buffer (reused once nothing refers to it)."""
+    if tag is not None and len(views) > 1:
+        out = np.maximum(views[0], views[1], out=WORKSPACE.get(tag, views[0].shape, views[0].dtype))
+    else:
+        out = views[0].copy() if len(views) == 1 else np.maximum(views[0], views[1])
     for v in views[2:]:
         np.maximum(out, v, out=out)
     return out
@@ -164,11 +169,13 @@ def _tiled_base(x: np.ndarray, geo: PoolGeometry) -> np.ndarray | None:
     return x if ok and x.flags.c_contiguous else None
 
 
-def _first_max_masks(cands: list[np.ndarray], best: np.ndarray) -> list[np.ndarray]:
+def _first_max_masks(cands: list[np.ndarray], best: np.ndarray, tag: str | None = None) -> list[np.ndarray]:
     """Boolean masks for candidates 1..n-1: candidate k holds ``best`` and no earlier one does.
-    Candidate 0 takes the rest. For two candidates this is a single compare."""
+    Candidate 0 takes the rest. For two candidates this is a single compare (into a workspace
+    buffer when ``tag`` is given)."""
     if len(cands) == 2:
-        return [cands[1] > cands[0]]  # the second wins only when strictly greater
+        out = None if tag is None else WORKSPACE.get(tag, cands[0].shape, np.bool_)
+        return [np.greater(cands[1], cands[0], out=out)]  # the second wins only when strictly greater
     masks, taken = [], cands[0] == best
     for c in cands[1:]:
         m = c == best
@@ -207,18 +214,20 @@ def _tiled_forward(xb: np.ndarray, geo: PoolGeometry) -> tuple[np.ndarray, list,
     first-max masks of both stages (for the backward)."""
     (kh, kw), (Ho, Wo) = geo.kernel, geo.out_hw
     xr = xb.reshape(-1, kw)
-    cols = [xr[:, j].copy() for j in range(kw)]
+    cols = [WORKSPACE.get(f"pool_col{j}", (xr.shape[0],), xr.dtype) for j in range(kw)]
+    for j, c in enumerate(cols):
+        np.copyto(c, xr[:, j])
     if kw == 2:  # mask first, then the max can reuse the first column's buffer
-        col_masks = _first_max_masks(cols, cols[0])
+        col_masks = _first_max_masks(cols, cols[0], "pool_colmask")
         rowmax = np.maximum(cols[0], cols[1], out=cols[0])
     else:
         rowmax = _max_of(cols)
         col_masks = _first_max_masks(cols, rowmax)
     r3 = rowmax.reshape(-1, kh, Wo)
     rows = [r3[:, i] for i in range(kh)]
-    out = _max_of(rows)
+    out = _max_of(rows, "pool_out")
     out4 = out.reshape(xb.shape[0], xb.shape[1], Ho, Wo)
-    return out4, _first_max_masks(rows, out), col_masks
+    return out4, _first_max_masks(rows, out, "pool_rowmask"), col_masks
 
 
 def _tiled_backward(g: np.ndarray, row_masks: list, col_masks: list, geo: PoolGeometry) -> np.ndarray:
@@ -226,7 +235,7 @@ def _tiled_backward(g: np.ndarray, row_masks: list, col_masks: list, geo: PoolGe
     max, at the first column of that row holding the row max: route g in those two stages."""
     (kh, kw), (Ho, Wo) = geo.kernel, geo.out_hw
     A, B = g.shape[:2]
-    dx = np.empty((A * B * Ho * kh * Wo, kw), dtype=g.dtype)
+    dx = WORKSPACE.get("pool_dx", (A * B * Ho * kh * Wo, kw), g.dtype)  # reused when free
     # the per-row gradient lives in dx's first column (no extra buffer), and is then split in place
     per_row = dx[:, 0]
     p3 = per_row.reshape(-1, kh, Wo)
@@ -268,8 +277,9 @@ class MaxPool2d(Op):
             if need and geo.disjoint:
                 # gather each offset's values once into contiguous planes: NumPy's SIMD loops then
                 # run the max and the compares, several times faster than its strided loops
-                cands = list(np.stack(cands))
-            out = _max_of(cands)  # NaN propagates, as PyTorch
+                buf = WORKSPACE.get("pool_cands", (len(cands),) + cands[0].shape, x.dtype)
+                cands = list(np.stack(cands, out=buf))
+            out = _max_of(cands, "pool_out")  # NaN propagates, as PyTorch
             if need:
                 # only the first-max masks are kept (bool, (kh*kw - 1) x output size)
                 ctx.save(geo, f, _first_max_masks(cands, out))
