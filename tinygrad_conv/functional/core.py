@@ -49,8 +49,16 @@ def _pair(a: ArrayLike, b: ArrayLike) -> tuple[Tensor, Tensor]:
     if tb is None:
         tb = _operand(b, ta)
     dt = promote(ta.dtype, tb.dtype)
-    # cast is a recorded op, so a float32 tensor promoted to float64 still gets its gradient
-    return (ta if ta.dtype == dt else cast(ta, dt)), (tb if tb.dtype == dt else cast(tb, dt))
+    return _to(ta, dt), _to(tb, dt)
+
+
+def _to(t: Tensor, dt: np.dtype) -> Tensor:
+    """``t`` in dtype ``dt``. cast is a recorded op, so a float32 tensor promoted to float64 still
+    gets its gradient. A constant bool mask meeting floats stays bool: NumPy's float op bool keeps
+    the float dtype, and skipping the cast saves a full pass in every relu/clip/max backward."""
+    if t.dtype == dt or (t.dtype == np.bool_ and dt.kind == "f" and not t.requires_grad):
+        return t
+    return cast(t, dt)
 
 
 def _floating(x: ArrayLike) -> Tensor:
