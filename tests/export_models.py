@@ -47,6 +47,7 @@ class EveryOp(nn.Module):
         self.conv_s = nn.Conv2d(4, 3, (3, 2), stride=(2, 1), padding=(1, 0), dilation=(1, 2), rng=g)
         self.mask = np.asarray(g.random((4, 8, 8)) > 0.5)  # a constant: fine to freeze
         self.w = nn.Parameter(g.normal(size=(12, 5)).astype(np.float32))
+        self.fc = nn.Linear(5, 5, rng=g)
 
     def forward(self, x: Tensor) -> Tensor:
         h = F.relu(self.conv(x))                                    # conv2d (groups, same), relu
@@ -72,6 +73,6 @@ class EveryOp(nn.Module):
         for name in ("reciprocal", "rsqrt", "log2", "log10"):
             u = u + apply(get_op(name), t + 1.5)
         s = s + 0.1 * u
-        logits = F.matmul(s, self.w)                                # matmul (not a Linear pattern)
+        logits = self.fc(F.matmul(s, self.w))                       # matmul, then the fused linear op
         out = F.log_softmax(logits, axis=1) + F.softmax(logits, axis=-1)
         return out, feats

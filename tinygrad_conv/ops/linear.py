@@ -47,6 +47,14 @@ class Linear(Op):
         return out
 
     @staticmethod
+    def onnx(g, x, w, *bias):
+        """One Gemm for a 2-D input (what nn.Linear records on a batch); MatMul + Add otherwise."""
+        if len(g.shape(x)) == 2:
+            return g.op("Gemm", x, w, *bias, transB=1)
+        y = g.op("MatMul", x, g.op("Transpose", w, perm=[1, 0]))
+        return g.op("Add", y, bias[0]) if bias else y
+
+    @staticmethod
     def vjp(ctx, g):
         x, w = ctx.inputs[:2]
         needs = ctx.needs_input_grad
