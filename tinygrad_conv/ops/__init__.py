@@ -3,6 +3,7 @@
 from . import (  # noqa: F401
     activation,
     conv,
+    conv_grad,
     conv_more,
     einsum,
     elementwise,

@@ -26,7 +26,6 @@ from ..autograd.registry import Op, Sample, register
 from ..tensor import apply
 from ._util import fmt_pair as _fmt
 from ._util import int_pair, randn, window_out
-from .shape import BroadcastTo
 
 PADDING_MODES = ("same", "valid", "full")
 
@@ -267,9 +266,11 @@ class Conv2d(Op):
 
     @staticmethod
     def vjp(ctx, g):
+        from .conv_grad import ChannelSum, Conv2dInputGrad, Conv2dWeightGrad, window_attrs
+
         x, w = ctx.inputs[:2]
         needs = ctx.needs_input_grad
-        attrs = conv_attrs(**{k: ctx.attrs[k] for k in ("stride", "padding", "dilation", "groups")})
+        attrs = window_attrs(ctx)
         dx = apply(Conv2dInputGrad, g, w, x_shape=x.shape, **attrs) if needs[0] else None
         dw = apply(Conv2dWeightGrad, x, g, w_shape=w.shape, cols=ctx.saved[0], **attrs) if needs[1] else None
         if len(needs) == 2:
@@ -305,105 +306,3 @@ class Conv2d(Op):
         yield s((1, 2, 5, 6), (2, 2, 3, 2), 2, "valid", padding="valid")
         yield s((1, 2, 4, 3), (2, 2, 2, 3), 2, "full", padding="full")
         yield s((2, 1, 6, 6), (2, 1, 3, 3), 2, "s2-floor", stride=2)  # (6-3)//2+1: last row unused
-
-
-def _grad_samples(kind: str):
-    """conv2d's samples recast for its gradient ops: an upstream gradient of the output's shape."""
-    for smp in Conv2d.samples():
-        x, w = smp.args[:2]
-        geo = conv_geometry(x.shape, w.shape, None, smp.kwargs)
-        g = randn(x.shape[0], w.shape[0], *geo.out_hw)
-        if kind == "input":
-            yield Sample((g, w), {**smp.kwargs, "x_shape": x.shape}, label=smp.label)
-        else:
-            yield Sample((x, g), {**smp.kwargs, "w_shape": w.shape}, label=smp.label)
-
-
-@register("conv2d_input_grad")
-class Conv2dInputGrad(Op):
-    """conv2d's gradient w.r.t. its input: the transposed convolution of g (N, O, Ho, Wo) with the
-    weight (O, C/groups, kh, kw) -> (N, C, H, W) = ``x_shape``. It is conv2d's adjoint,
-    <conv2d(x, w), g> = <x, conv2d_input_grad(g, w)>, so its VJP is conv2d (w.r.t. g) and
-    conv2d_weight_grad (w.r.t. w)."""
-
-    @staticmethod
-    def forward(ctx, g, w, x_shape=(), stride=1, padding=0, dilation=1, groups=1):
-        attrs = conv_attrs(stride, padding, dilation, groups)
-        geo = conv_geometry(tuple(x_shape), w.shape, None, attrs)
-        O, G = w.shape[0], attrs["groups"]
-        wm = w.reshape(G, O // G, w[0].size)
-        # (O, Ho, Wo, N): free when g has conv2d's output memory order (as elementwise ops keep it)
-        gt = g.transpose(1, 2, 3, 0).reshape(G, O // G, gt_cols(g))
-        if use_per_offset_dx(geo, G, gt.shape[-1] * gt.itemsize):
-            return _dx_per_offset(wm, gt, geo)
-        dcols = WORKSPACE.get("conv_dcols", (G, wm.shape[2], gt.shape[-1]), np.result_type(wm, gt))
-        np.matmul(wm.transpose(0, 2, 1), gt, out=dcols)  # (G, K, Ho*Wo*N)
-        return col2im(dcols.reshape(dcols.shape[0] * dcols.shape[1], dcols.shape[2]), geo)
-
-    @staticmethod
-    def vjp(ctx, gx):
-        g, w = ctx.inputs
-        attrs = {k: ctx.attrs[k] for k in ("stride", "padding", "dilation", "groups")}
-        dg = apply(Conv2d, gx, w, **attrs) if ctx.needs_input_grad[0] else None
-        dw = apply(Conv2dWeightGrad, gx, g, w_shape=w.shape, **attrs) if ctx.needs_input_grad[1] else None
-        return dg, dw
-
-    label = Conv2d.label
-
-    @staticmethod
-    def samples():
-        yield from _grad_samples("input")
-
-
-@register("conv2d_weight_grad")
-class Conv2dWeightGrad(Op):
-    """conv2d's gradient w.r.t. its weight: x (N, C, H, W) correlated with g (N, O, Ho, Wo) ->
-    (O, C/groups, kh, kw) = ``w_shape``, one GEMM on the im2col columns (``cols``: conv2d's,
-    when it kept them). Bilinear in (x, g): its VJP is conv2d_input_grad (w.r.t. x) and conv2d
-    (w.r.t. g)."""
-
-    @staticmethod
-    def forward(ctx, x, g, w_shape=(), stride=1, padding=0, dilation=1, groups=1, cols=None):
-        attrs = conv_attrs(stride, padding, dilation, groups)
-        geo = conv_geometry(x.shape, tuple(w_shape), None, attrs)
-        if cols is None:
-            cols = im2col(x, geo)
-        O, G = w_shape[0], attrs["groups"]
-        gt = g.transpose(1, 2, 3, 0).reshape(G, O // G, gt_cols(g))
-        c3 = cols.reshape(G, cols.shape[0] // G, cols.shape[1])
-        return np.matmul(gt, c3.transpose(0, 2, 1)).reshape(w_shape)
-
-    @staticmethod
-    def vjp(ctx, gw):
-        x, g = ctx.inputs
-        attrs = {k: ctx.attrs[k] for k in ("stride", "padding", "dilation", "groups")}
-        dx = apply(Conv2dInputGrad, g, gw, x_shape=x.shape, **attrs) if ctx.needs_input_grad[0] else None
-        dg = apply(Conv2d, x, gw, **attrs) if ctx.needs_input_grad[1] else None
-        return dx, dg
-
-    label = Conv2d.label
-
-    @staticmethod
-    def samples():
-        yield from _grad_samples("weight")
-
-
-@register("channel_sum")
-class ChannelSum(Op):
-    """Sum of (N, C, H, W) over N, H, W -> (C,): conv2d's bias gradient, as one BLAS matvec over
-    the channel-major memory conv2d's gradients arrive in (about 5x a strided sum())."""
-
-    @staticmethod
-    def forward(ctx, g):
-        gc = g.transpose(1, 2, 3, 0).reshape(g.shape[1], gt_cols(g))
-        return gc @ np.ones(gc.shape[1], dtype=g.dtype)
-
-    @staticmethod
-    def vjp(ctx, gb):
-        shape = ctx.inputs[0].shape
-        return (apply(BroadcastTo, gb.reshape((1, shape[1], 1, 1)), shape=shape),)
-
-    @staticmethod
-    def samples():
-        yield Sample((randn(2, 3, 4, 5),), label="nchw")
-        yield Sample((randn(1, 2, 1, 1),), label="1x1")

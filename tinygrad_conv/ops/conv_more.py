@@ -18,14 +18,13 @@ from ..autograd.registry import Op, Sample, register
 from ..tensor import apply
 from ._util import int_pair, randn
 from .conv import (
-    ChannelSum,
     Conv2d,
-    Conv2dWeightGrad,
     col2im,
     conv_attrs,
     conv_geometry,
     im2col,
 )
+from .conv_grad import ChannelSum, Conv2dWeightGrad
 
 
 def transpose_attrs(stride=1, padding=0, output_padding=0, dilation=1, groups=1) -> dict:
