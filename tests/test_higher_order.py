@@ -285,3 +285,13 @@ def test_create_graph_cost_on_seed_cnn_is_recorded_not_materialised():
     pen.backward()
     for p in model.parameters():
         assert p.grad is not None and p.grad.dtype == np.float32 and np.isfinite(p.grad).all()
+
+
+def test_load_state_dict_after_forward_is_detected():
+    """Loading weights in place between forward and backward would give the old graph's gradient
+    with new weights: backward refuses, naming the op."""
+    model = nn.Linear(3, 2, rng=0)
+    out = model(Tensor(np.ones((4, 3)))).sum()
+    model.load_state_dict({k: v * 2 for k, v in model.state_dict().items()})
+    with pytest.raises(RuntimeError, match="modified in place"):
+        out.backward()

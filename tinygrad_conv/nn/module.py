@@ -20,7 +20,7 @@ import numpy as np
 
 from ..autograd.tape import name_scope
 from ..tensor import Tensor
-from .state_io import as_array, read_state_dict
+from .state_io import as_array, check_state_keys, read_state_dict
 
 __all__ = [
     "Parameter", "Module", "RemovableHandle", "IncompatibleKeys", "module_path_map",
@@ -355,22 +355,12 @@ class Module:
             state_dict = read_state_dict(state_dict)
         own = self._state_arrays()
         src = {k: as_array(v) for k, v in state_dict.items()}
-        missing = [k for k in own if k not in src]
-        unexpected = [k for k in src if k not in own]
-        mismatched = [f"{k}: checkpoint {src[k].shape} vs model {own[k].shape}"
-                      for k in own if k in src and src[k].shape != own[k].shape]
-        problems = []
-        if mismatched:
-            problems.append("shape mismatch for " + "; ".join(mismatched))
-        if strict and missing:
-            problems.append("missing keys: " + ", ".join(missing))
-        if strict and unexpected:
-            problems.append("unexpected keys: " + ", ".join(unexpected))
-        if problems:
-            raise ValueError(f"load_state_dict: {type(self).__name__}: " + " | ".join(problems))
+        missing, unexpected = check_state_keys(own, src, strict, f"load_state_dict: {type(self).__name__}")
         for k, arr in own.items():
             if k in src:
                 arr[...] = src[k]
+        for p in self.parameters():
+            p._bump_version()  # a graph recorded with the old values must not backpropagate
         return IncompatibleKeys(missing, unexpected)
 
     # ---- graph support -----------------------------------------------------------------

@@ -27,6 +27,26 @@ __all__ = ["read_state_dict", "write_state_dict", "as_array"]
 FORMATS = (".npz", ".safetensors")
 
 
+def check_state_keys(own: Mapping[str, np.ndarray], src: Mapping[str, np.ndarray], strict: bool,
+                     where: str) -> tuple[list[str], list[str]]:
+    """(missing, unexpected) keys of ``src`` against ``own``; raise one ValueError listing every
+    shape mismatch (always) and, with ``strict``, every missing and unexpected key."""
+    missing = [k for k in own if k not in src]
+    unexpected = [k for k in src if k not in own]
+    mismatched = [f"{k}: checkpoint {src[k].shape} vs model {own[k].shape}"
+                  for k in own if k in src and src[k].shape != own[k].shape]
+    problems = []
+    if mismatched:
+        problems.append("shape mismatch for " + "; ".join(mismatched))
+    if strict and missing:
+        problems.append("missing keys: " + ", ".join(missing))
+    if strict and unexpected:
+        problems.append("unexpected keys: " + ", ".join(unexpected))
+    if problems:
+        raise ValueError(f"{where}: " + " | ".join(problems))
+    return missing, unexpected
+
+
 def as_array(v: Any) -> np.ndarray:
     """One state value as an ndarray: a Tensor, an ndarray, or a PyTorch tensor (detached, moved to CPU)."""
     if isinstance(v, Tensor):
