@@ -213,7 +213,7 @@ def run_backward(
             for inp, need, ig in zip(node.inputs, node.needs_input_grad, in_grads):
                 if not need or ig is None:
                     continue
-                if ig.__class__ is not Tensor:
+                if not isinstance(ig, Tensor):  # (a Parameter returned as is is a Tensor too)
                     ig = _as_grad(ig, node, create_graph)
                 arr = inp._data
                 if ig._data.shape != arr.shape:
